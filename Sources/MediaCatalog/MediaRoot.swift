@@ -1,0 +1,62 @@
+import Foundation
+
+/// Maps stored paths to real ones the way Django's MEDIA_ROOT does: relative paths
+/// resolve against the root; files under the root are stored relative to it.
+public struct MediaRoot: Sendable, Equatable {
+    /// Absolute, standardized.
+    public let path: String
+
+    public init(_ path: String, relativeTo base: String = FileManager.default.currentDirectoryPath) {
+        self.path = MediaRoot.absolute(path, base: base)
+    }
+
+    public static func absolute(_ path: String, base: String = FileManager.default.currentDirectoryPath) -> String {
+        let joined = path.hasPrefix("/") ? path : (base as NSString).appendingPathComponent(path)
+        return standardize(joined)
+    }
+
+    /// Removes `.` and `..` lexically (without touching the file system, unlike realpath).
+    public static func standardize(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if part == "." { continue }
+            if part == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
+            parts.append(part)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    /// The absolute path a stored path stands for.
+    public func resolve(_ stored: String) -> String {
+        MediaRoot.absolute(stored, base: path)
+    }
+
+    /// How a file is stored: relative to the root when inside it, else absolute.
+    public func storedForm(ofAbsolute absolute: String) -> String {
+        let std = MediaRoot.standardize(absolute)
+        if path == "/" { return String(std.dropFirst()) }
+        if std.hasPrefix(path + "/") { return String(std.dropFirst(path.count + 1)) }
+        return std
+    }
+
+    public var exists: Bool {
+        var isDir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
+    }
+
+    public var isEmptyDirectory: Bool {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).isEmpty
+    }
+
+    /// Whether a file's real path (symlinks resolved) lies inside the root's real path.
+    public func containsRealPath(of absolute: String) -> Bool {
+        guard let file = MediaRoot.realPath(absolute), let root = MediaRoot.realPath(path) else { return false }
+        return root == "/" || file.hasPrefix(root + "/")
+    }
+
+    public static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}

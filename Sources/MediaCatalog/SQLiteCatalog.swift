@@ -1,0 +1,305 @@
+import Foundation
+import GRDB
+
+/// The SQLite catalog: WAL mode so `serve` reads while `cleanup --apply` writes,
+/// a busy timeout instead of immediate "database is locked" errors.
+public final class SQLiteCatalog: Catalog {
+    public enum Access: Sendable {
+        /// Read only; the catalog must exist.
+        case read
+        /// Read and write; the catalog must exist and be writable.
+        case write
+        /// Read and write; create an empty catalog when none exists.
+        case create
+    }
+
+    public let location: String
+    private let pool: DatabasePool
+
+    public init(path: String, access: Access) throws {
+        location = path
+        try Self.checkPath(path, access: access)
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.readonly = access == .read
+        config.label = "medialib"
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            if access == .read {
+                try pool.read { db in
+                    guard try db.tableExists("videos") else {
+                        throw CatalogError.notADatabase(path: path, detail: "it has no videos table")
+                    }
+                }
+            } else {
+                try Self.migrator.migrate(pool)
+            }
+        } catch let error as CatalogError {
+            throw error
+        } catch let error as DatabaseError {
+            switch error.resultCode {
+            case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+                throw CatalogError.notADatabase(path: path, detail: error.message ?? "not a database")
+            case .SQLITE_READONLY where access != .read, .SQLITE_CANTOPEN where access != .read:
+                throw CatalogError.readOnly(path: path)
+            default:
+                throw CatalogError.cannotOpen(path: path, detail: error.message ?? "\(error)")
+            }
+        } catch {
+            throw CatalogError.cannotOpen(path: path, detail: "\(error)")
+        }
+    }
+
+    /// Refuses early, with a clear reason, what SQLite would report vaguely or not at all
+    /// (root ignores permission bits, so "read-only" is judged from the mode too).
+    private static func checkPath(_ path: String, access: Access) throws {
+        var isDir: ObjCBool = false
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
+            if access == .create { return }
+            throw CatalogError.notFound(path: path)
+        }
+        if isDir.boolValue { throw CatalogError.isDirectory(path: path) }
+        if let handle = FileHandle(forReadingAtPath: path) {
+            let head = (try? handle.read(upToCount: 16)) ?? Data()
+            try? handle.close()
+            if !head.isEmpty && head != Data("SQLite format 3\0".utf8) {
+                throw CatalogError.notADatabase(path: path, detail: "the file does not start with the SQLite header")
+            }
+        } else {
+            throw CatalogError.cannotOpen(path: path, detail: "permission denied")
+        }
+        if access != .read && !isWritable(path) { throw CatalogError.readOnly(path: path) }
+    }
+
+    public static func isWritable(_ path: String) -> Bool {
+        guard access(path, W_OK) == 0 else { return false }
+        guard let attrs = try? FileManager.default.attributesOfItem(atPath: path),
+              let perms = attrs[.posixPermissions] as? Int else { return true }
+        return perms & 0o222 != 0
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1: videos, settings, verification cache") { db in
+            // AUTOINCREMENT: ids are never reused, so a restore cannot collide with newer records.
+            try db.execute(sql: """
+                CREATE TABLE videos (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    uuid TEXT NOT NULL UNIQUE,
+                    raw_file TEXT,
+                    processed_file TEXT,
+                    created_at TEXT NOT NULL
+                );
+                CREATE INDEX videos_raw_file ON videos(raw_file);
+                CREATE INDEX videos_processed_file ON videos(processed_file);
+                CREATE TABLE settings (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                CREATE TABLE verification_cache (
+                    path TEXT NOT NULL,
+                    depth TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    mtime_ns INTEGER NOT NULL,
+                    inode INTEGER NOT NULL,
+                    tool_version TEXT NOT NULL,
+                    result TEXT NOT NULL,
+                    checked_at TEXT NOT NULL,
+                    PRIMARY KEY (path, depth)
+                );
+                """)
+        }
+        return m
+    }
+
+    // MARK: records
+
+    private static func record(_ row: Row) -> VideoRecord {
+        VideoRecord(id: row["id"], uuid: row["uuid"], rawFile: row["raw_file"],
+                    processedFile: row["processed_file"], createdAt: row["created_at"])
+    }
+
+    public func forEachRecord(_ body: (VideoRecord) throws -> Void) throws {
+        // Pages by id instead of one long cursor: memory stays flat and no read
+        // transaction is held open while the caller probes files.
+        var after: Int64 = Int64.min
+        while true {
+            let page = try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM videos WHERE id > ? ORDER BY id LIMIT 1000",
+                                 arguments: [after]).map(Self.record)
+            }
+            for r in page { try body(r) }
+            guard let last = page.last else { return }
+            after = last.id
+        }
+    }
+
+    public func recordCount() throws -> Int {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM videos") ?? 0 }
+    }
+
+    public func record(id: Int64) throws -> VideoRecord? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM videos WHERE id = ?", arguments: [id]).map(Self.record)
+        }
+    }
+
+    public func record(uuid: String) throws -> VideoRecord? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM videos WHERE uuid = ?", arguments: [uuid.lowercased()])
+                .map(Self.record)
+        }
+    }
+
+    public func records(namingPath path: String) throws -> [VideoRecord] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM videos WHERE raw_file = ? OR processed_file = ? ORDER BY id",
+                             arguments: [path, path]).map(Self.record)
+        }
+    }
+
+    public func insert(rawFile: String?, processedFile: String?, uuid: String?) throws -> VideoRecord {
+        let id = (uuid ?? UUID().uuidString).lowercased()
+        let created = Self.timestamp()
+        return try pool.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM videos WHERE uuid = ?", arguments: [id]) == true {
+                throw CatalogError.conflict("a record with uuid \(id) already exists")
+            }
+            try db.execute(sql: "INSERT INTO videos (uuid, raw_file, processed_file, created_at) VALUES (?, ?, ?, ?)",
+                           arguments: [id, rawFile, processedFile, created])
+            return VideoRecord(id: db.lastInsertedRowID, uuid: id, rawFile: rawFile,
+                               processedFile: processedFile, createdAt: created)
+        }
+    }
+
+    static func timestamp() -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: Date())
+    }
+
+    // MARK: deletion and restore
+
+    public func delete(ids: [Int64], journal: ([CatalogRow]) throws -> Void) throws {
+        try pool.write { db in
+            var rows: [CatalogRow] = []
+            rows.reserveCapacity(ids.count)
+            for id in ids {
+                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM videos WHERE id = ?", arguments: [id]) else {
+                    throw CatalogError.conflict("record \(id) vanished before deletion; nothing was deleted")
+                }
+                rows.append(Self.catalogRow(row))
+            }
+            try journal(rows)
+            let statement = try db.makeStatement(sql: "DELETE FROM videos WHERE id = ?")
+            for id in ids { try statement.execute(arguments: [id]) }
+            // Test hook: die inside the open transaction to prove an interrupted apply changes nothing.
+            if ProcessInfo.processInfo.environment["MEDIALIB_FAULT"] == "abort-before-commit" { abort() }
+        }
+    }
+
+    public func restoreConflicts(rows: [CatalogRow]) throws -> [String] {
+        try pool.read { db in try Self.conflicts(db, rows) }
+    }
+
+    private static func conflicts(_ db: Database, _ rows: [CatalogRow]) throws -> [String] {
+        let columns = try Set(db.columns(in: "videos").map(\.name))
+        var conflicts: [String] = []
+        for row in rows {
+            let unknown = Set(row.keys).subtracting(columns)
+            if !unknown.isEmpty {
+                conflicts.append("the journal names columns this catalog lacks: \(unknown.sorted().joined(separator: ", "))")
+            }
+            if case .integer(let id)? = row["id"],
+               try Bool.fetchOne(db, sql: "SELECT 1 FROM videos WHERE id = ?", arguments: [id]) == true {
+                conflicts.append("id \(id) is in use")
+            }
+            if case .text(let uuid)? = row["uuid"],
+               try Bool.fetchOne(db, sql: "SELECT 1 FROM videos WHERE uuid = ?", arguments: [uuid]) == true {
+                conflicts.append("uuid \(uuid) is in use")
+            }
+        }
+        return conflicts
+    }
+
+    public func restore(rows: [CatalogRow]) throws {
+        try pool.write { db in
+            let conflicts = try Self.conflicts(db, rows)
+            if !conflicts.isEmpty {
+                throw CatalogError.conflict("cannot restore: " + conflicts.joined(separator: "; "))
+            }
+            for row in rows {
+                let names = row.keys.sorted()
+                let sql = "INSERT INTO videos (\(names.map { "\"\($0)\"" }.joined(separator: ", "))) VALUES (\(names.map { _ in "?" }.joined(separator: ", ")))"
+                try db.execute(sql: sql, arguments: StatementArguments(names.map { Self.databaseValue(row[$0]!) }))
+            }
+        }
+    }
+
+    static func catalogRow(_ row: Row) -> CatalogRow {
+        var out: CatalogRow = [:]
+        for (name, value) in row {
+            switch value.storage {
+            case .null: out[name] = .null
+            case .int64(let i): out[name] = .integer(i)
+            case .double(let d): out[name] = .real(d)
+            case .string(let s): out[name] = .text(s)
+            case .blob(let b): out[name] = .blob([UInt8](b))
+            }
+        }
+        return out
+    }
+
+    static func databaseValue(_ value: ColumnValue) -> DatabaseValue {
+        switch value {
+        case .null: .null
+        case .integer(let i): i.databaseValue
+        case .real(let d): d.databaseValue
+        case .text(let s): s.databaseValue
+        case .blob(let b): Data(b).databaseValue
+        }
+    }
+
+    /// Every row of the videos table, for tests and diagnostics that compare catalogs.
+    public func allRows() throws -> [CatalogRow] {
+        try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM videos ORDER BY id").map(Self.catalogRow) }
+    }
+
+    // MARK: settings
+
+    public func setting(_ key: String) throws -> String? {
+        try pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) }
+    }
+
+    public func setSetting(_ key: String, _ value: String) throws {
+        try pool.write { db in
+            try db.execute(sql: "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                           arguments: [key, value])
+        }
+    }
+
+    // MARK: verification cache
+
+    public func cachedVerification(path: String, depth: String) throws -> VerificationCacheEntry? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM verification_cache WHERE path = ? AND depth = ?",
+                             arguments: [path, depth]).map { row in
+                VerificationCacheEntry(path: row["path"], size: row["size"], mtimeNanoseconds: row["mtime_ns"],
+                                       inode: row["inode"], depth: row["depth"], toolVersion: row["tool_version"],
+                                       resultJSON: row["result"], checkedAt: row["checked_at"])
+            }
+        }
+    }
+
+    public func storeVerifications(_ entries: [VerificationCacheEntry]) throws {
+        guard !entries.isEmpty else { return }
+        try pool.write { db in
+            let statement = try db.makeStatement(sql: """
+                INSERT OR REPLACE INTO verification_cache (path, depth, size, mtime_ns, inode, tool_version, result, checked_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for e in entries {
+                try statement.execute(arguments: [e.path, e.depth, e.size, e.mtimeNanoseconds, e.inode,
+                                                  e.toolVersion, e.resultJSON, e.checkedAt])
+            }
+        }
+    }
+}

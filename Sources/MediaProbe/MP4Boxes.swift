@@ -1,0 +1,39 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads MP4/MOV top-level box headers to learn whether `moov` precedes `mdat`
+/// (faststart). Only headers are read: a few dozen bytes for a typical file.
+enum MP4Boxes {
+    static func moovBeforeMdat(path: String) -> Bool? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var offset: Int64 = 0
+        var header = [UInt8](repeating: 0, count: 16)
+        for _ in 0..<1024 {
+            let n = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 16, off_t(offset)) }
+            guard n >= 8 else { return nil }
+            var size = Int64(be32(header, 0))
+            let type = String(decoding: header[4..<8], as: UTF8.self)
+            if size == 1 {
+                guard n >= 16 else { return nil }
+                size = Int64(bitPattern: (UInt64(be32(header, 8)) << 32) | UInt64(be32(header, 12)))
+            } else if size == 0 {
+                // Box runs to the end of the file.
+                return type == "moov" ? true : (type == "mdat" ? false : nil)
+            }
+            if type == "moov" { return true }
+            if type == "mdat" { return false }
+            guard size >= 8 else { return nil }
+            offset += size
+        }
+        return nil
+    }
+
+    private static func be32(_ b: [UInt8], _ i: Int) -> UInt32 {
+        UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
+    }
+}
