@@ -1,0 +1,24 @@
+import NIOCore
+
+public struct ServerConfiguration: Sendable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8000
+    /// Origins echoed in CORS headers; any other origin gets none.
+    public var corsOrigins: Set<String> = []
+    /// Connections beyond this are answered 503 and closed.
+    public var maxConnections: Int = 4096
+    /// A connection must deliver a complete request head within this time of opening or of its
+    /// previous response ending; defeats slow-loris clients and reaps idle keep-alives.
+    public var requestHeadTimeout: TimeAmount = .seconds(30)
+    /// Largest request head accepted (431 beyond).
+    public var maxHeadBytes: Int = 32 * 1024
+    /// Ranges honoured in one request (CVE-2011-3192); more and the whole file is sent.
+    public var maxRanges: Int = 64
+    /// How long in-flight responses may run on SIGINT/SIGTERM before connections are cut.
+    public var shutdownGrace: TimeAmount = .seconds(10)
+    /// One line per request on stderr.
+    public var accessLog: Bool = true
+    public var eventLoopThreads: Int = System.coreCount
+
+    public init() {}
+}

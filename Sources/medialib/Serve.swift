@@ -1,0 +1,81 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import MediaCatalog
+import MediaServer
+import NIOCore
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stream the catalog's videos over HTTP/1.1 with byte ranges browsers can seek in.",
+        discussion: """
+            Routes: GET|HEAD|OPTIONS /api/media/videos/{id or uuid}/?type=raw|processed, \
+            GET /api/media/videos/, GET /healthz. With --port 0 a free port is chosen; \
+            the first line on stdout is the URL, printed once connections are accepted.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port = 8000
+
+    @Option(name: .customLong("cors-origin"), help: ArgumentHelp("An origin allowed to read responses (repeatable; default $FRONTEND_ORIGIN).", valueName: "origin"))
+    var corsOrigins: [String] = []
+
+    @Option(name: .customLong("max-connections"), help: "Connections served at once; more get 503.")
+    var maxConnections = 4096
+
+    @Option(name: .customLong("head-timeout"), help: "Seconds a connection may take to send a complete request head.")
+    var headTimeout = 30
+
+    @Flag(name: .customLong("no-access-log"), help: "Do not log one line per request on stderr.")
+    var noAccessLog = false
+
+    func validate() throws {
+        if !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
+        if maxConnections < 1 { throw ValidationError("--max-connections must be 1 or more") }
+        if headTimeout < 1 { throw ValidationError("--head-timeout must be 1 or more") }
+    }
+
+    func run() throws {
+        let catalog = try global.openCatalog(.read)
+        let root = try global.requireExistingMediaRoot(catalog)
+        var config = ServerConfiguration()
+        config.host = host
+        config.port = port
+        var origins = corsOrigins
+        if origins.isEmpty, let env = ProcessInfo.processInfo.environment["FRONTEND_ORIGIN"], !env.isEmpty {
+            origins = env.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        config.corsOrigins = Set(origins)
+        config.maxConnections = maxConnections
+        config.requestHeadTimeout = .seconds(Int64(headTimeout))
+        config.accessLog = !noAccessLog
+        let server = MediaHTTPServer(configuration: config, catalog: catalog, mediaRoot: root) { Console.error($0) }
+        let address: SocketAddress
+        do {
+            address = try server.start()
+        } catch {
+            throw Failure(code: Exit.cannotRun, message: "error: cannot listen on \(host):\(port): \(error)")
+        }
+        let shownHost = address.protocol == .inet6 ? "[\(address.ipAddress ?? host)]" : (address.ipAddress ?? host)
+        FileHandle.standardOutput.write(Data("http://\(shownHost):\(address.port ?? port)/\n".utf8))
+        Console.error("serving \(catalog.location) from media root \(root.path); Ctrl-C to stop")
+
+        let signals = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                Console.error("shutting down: finishing in-flight responses")
+                server.shutdown()
+            }
+            source.resume()
+            return source
+        }
+        server.waitUntilShutDown()
+        _ = signals
+    }
+}
