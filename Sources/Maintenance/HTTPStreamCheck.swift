@@ -1,0 +1,236 @@
+import Foundation
+import MediaCatalog
+
+/// `verify --via URL`: asks a running server (ours or another) for each file the way a browser
+/// would, and compares what comes back with the bytes on disk.
+public struct HTTPStreamCheck: Sendable {
+    public static let defaultTemplate = "{base}/api/media/videos/{id}/?type={type}"
+
+    public var base: String
+    public var template: String
+    public var timeout: Double
+
+    public init(base: String, template: String = HTTPStreamCheck.defaultTemplate, timeout: Double = 10) {
+        self.base = base.hasSuffix("/") ? String(base.dropLast()) : base
+        self.template = template
+        self.timeout = timeout
+    }
+
+    public func url(for record: VideoRecord, kind: FileKind) -> String {
+        template.replacingOccurrences(of: "{base}", with: base)
+            .replacingOccurrences(of: "{id}", with: String(record.id))
+            .replacingOccurrences(of: "{uuid}", with: record.uuid)
+            .replacingOccurrences(of: "{type}", with: kind.rawValue)
+            .replacingOccurrences(of: "{path}", with: Self.percentEncodePath(record.path(for: kind) ?? ""))
+    }
+
+    /// Stored paths in URLs: everything but unreserved characters and "/" percent-encoded.
+    static func percentEncodePath(_ path: String) -> String {
+        var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)...Unicode.Scalar(127)))
+        allowed.insert(charactersIn: "-._~/")
+        return path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
+    }
+
+    public func check(record: VideoRecord, kind: FileKind, localPath: String) -> [VerifyIssue] {
+        guard let local = LocalBytes(path: localPath) else { return [] }
+        let url = self.url(for: record, kind: kind)
+        func issue(_ code: String, _ message: String) -> [VerifyIssue] {
+            [VerifyIssue(code, .error, file: kind, "\(url): \(message)")]
+        }
+        do {
+            // 1. HEAD: 200, the size on disk, and an advertised range unit.
+            let head = try MiniHTTP.request(url: url, method: "HEAD", headers: [], timeout: timeout)
+            guard head.status == 200 else { return issue("http_status", "HEAD answered \(head.status), expected 200") }
+            if head.header("content-length") != String(local.size) {
+                return issue("http_wrong_length", "HEAD Content-Length is \(head.header("content-length") ?? "missing"), the file has \(local.size) bytes")
+            }
+            if head.header("accept-ranges")?.lowercased() != "bytes" {
+                return issue("http_no_range_support", "HEAD lacks Accept-Ranges: bytes")
+            }
+            // 2. The first two bytes, as a player's first probe.
+            let n = min(local.size, 2)
+            let first = try MiniHTTP.request(url: url, method: "GET", headers: [("Range", "bytes=0-1")], timeout: timeout)
+            if first.status == 200 { return issue("http_no_range_support", "answered 200 to Range: bytes=0-1; browsers cannot seek") }
+            guard first.status == 206 else { return issue("http_status", "answered \(first.status) to Range: bytes=0-1, expected 206") }
+            if first.header("content-range") != "bytes 0-\(n - 1)/\(local.size)" || first.body != local.read(offset: 0, count: n) {
+                return issue("http_wrong_bytes", "Range: bytes=0-1 gave \(first.header("content-range") ?? "no Content-Range") and other bytes than the file's")
+            }
+            // 3. A suffix range: the tail, where MP4 players look for a moov at the end.
+            let tail = min(local.size, 16)
+            let last = try MiniHTTP.request(url: url, method: "GET", headers: [("Range", "bytes=-\(tail)")], timeout: timeout)
+            guard last.status == 206 else { return issue(last.status == 200 ? "http_no_range_support" : "http_status", "answered \(last.status) to Range: bytes=-\(tail), expected 206") }
+            if last.header("content-range") != "bytes \(local.size - tail)-\(local.size - 1)/\(local.size)"
+                || last.body != local.read(offset: local.size - tail, count: tail) {
+                return issue("http_wrong_bytes", "Range: bytes=-\(tail) did not return the file's last \(tail) bytes")
+            }
+            // 4. Past the end: 416 with the size.
+            let past = try MiniHTTP.request(url: url, method: "GET", headers: [("Range", "bytes=\(local.size)-")], timeout: timeout)
+            if past.status != 416 {
+                return issue("http_status", "answered \(past.status) to Range: bytes=\(local.size)-, expected 416")
+            }
+            return []
+        } catch let error as MiniHTTP.Failure {
+            return issue("http_error", error.message)
+        } catch {
+            return issue("http_error", "\(error)")
+        }
+    }
+}
+
+struct LocalBytes {
+    let path: String
+    let size: Int64
+
+    init?(path: String) {
+        guard let attrs = try? FileManager.default.attributesOfItem(atPath: path),
+              let size = attrs[.size] as? NSNumber else { return nil }
+        self.path = path
+        self.size = size.int64Value
+    }
+
+    func read(offset: Int64, count: Int64) -> [UInt8] {
+        guard count > 0, let handle = FileHandle(forReadingAtPath: path) else { return [] }
+        defer { try? handle.close() }
+        try? handle.seek(toOffset: UInt64(offset))
+        return [UInt8]((try? handle.read(upToCount: Int(count))) ?? Data())
+    }
+}
+
+/// A deliberately small HTTP/1.1 client: one request per connection, http only, timeouts on
+/// every step, bodies capped so a server that ignores ranges cannot make verify read a whole file.
+enum MiniHTTP {
+    struct Failure: Error { var message: String }
+
+    struct Reply {
+        var status: Int
+        var headers: [(String, String)]
+        var body: [UInt8]
+
+        func header(_ name: String) -> String? {
+            headers.last { $0.0.lowercased() == name }?.1
+        }
+    }
+
+    static let maxBody = 64 * 1024
+
+    static func request(url: String, method: String, headers: [(String, String)], timeout: Double) throws -> Reply {
+        guard url.hasPrefix("http://") else { throw Failure(message: "only http:// URLs are supported") }
+        let rest = url.dropFirst("http://".count)
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        let authority = String(rest[..<slash])
+        let target = slash == rest.endIndex ? "/" : String(rest[slash...])
+        var host = authority
+        var port = "80"
+        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
+            host = String(authority[authority.index(after: authority.startIndex)..<close])
+            let after = authority[authority.index(after: close)...]
+            if after.hasPrefix(":") { port = String(after.dropFirst()) }
+        } else if let colon = authority.lastIndex(of: ":") {
+            host = String(authority[..<colon])
+            port = String(authority[authority.index(after: colon)...])
+        }
+        let fd = try connect(host: host, port: port, timeout: timeout)
+        defer { close(fd) }
+        var text = "\(method) \(target) HTTP/1.1\r\nHost: \(authority)\r\nUser-Agent: medialib-verify\r\nConnection: close\r\n"
+        for (k, v) in headers { text += "\(k): \(v)\r\n" }
+        text += "\r\n"
+        try sendAll(fd, Array(text.utf8))
+        return try readReply(fd, isHead: method == "HEAD")
+    }
+
+    static func connect(host: String, port: String, timeout: Double) throws -> CInt {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, port, &hints, &result)
+        guard rc == 0, let first = result else {
+            throw Failure(message: "cannot resolve \(host): \(String(cString: gai_strerror(rc)))")
+        }
+        defer { freeaddrinfo(result) }
+        var lastError = "no address"
+        var ai: UnsafeMutablePointer<addrinfo>? = first
+        while let a = ai {
+            let fd = socket(a.pointee.ai_family, a.pointee.ai_socktype, a.pointee.ai_protocol)
+            if fd >= 0 {
+                var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                if Glibc.connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 { return fd }
+                lastError = String(cString: strerror(errno))
+                close(fd)
+            }
+            ai = a.pointee.ai_next
+        }
+        throw Failure(message: "cannot connect to \(host):\(port): \(lastError)")
+    }
+
+    static func sendAll(_ fd: CInt, _ bytes: [UInt8]) throws {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + off, $0.count - off, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Failure(message: errno == EAGAIN ? "timed out sending the request" : "send failed: \(String(cString: strerror(errno)))")
+            }
+            off += n
+        }
+    }
+
+    static func readReply(_ fd: CInt, isHead: Bool) throws -> Reply {
+        var data: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 16384)
+        var headEnd: Int? = nil
+        var expected: Int? = nil
+        var reply = Reply(status: 0, headers: [], body: [])
+        while true {
+            if let end = headEnd {
+                let have = data.count - end
+                if isHead || [204, 304].contains(reply.status) || have >= min(expected ?? Int.max, maxBody) { break }
+            }
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Failure(message: errno == EAGAIN ? "timed out waiting for the response" : "receive failed: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            data.append(contentsOf: buf[0..<n])
+            if headEnd == nil, let end = find(data, [13, 10, 13, 10]) {
+                headEnd = end + 4
+                reply = try parseHead(Array(data[0..<end]))
+                expected = reply.header("content-length").flatMap { Int($0) }
+            }
+            if headEnd == nil && data.count > 64 * 1024 { throw Failure(message: "response head too large") }
+        }
+        guard let end = headEnd else { throw Failure(message: "connection closed before a complete response head") }
+        let available = Array(data[end...])
+        let wanted = min(expected ?? available.count, maxBody)
+        if !isHead, let expected, available.count < min(expected, maxBody) {
+            throw Failure(message: "connection closed after \(available.count) of \(expected) body bytes")
+        }
+        reply.body = Array(available.prefix(wanted))
+        return reply
+    }
+
+    static func parseHead(_ bytes: [UInt8]) throws -> Reply {
+        let text = String(decoding: bytes, as: UTF8.self)
+        var lines = text.components(separatedBy: "\r\n")
+        let statusLine = lines.removeFirst().split(separator: " ", maxSplits: 2)
+        guard statusLine.count >= 2, statusLine[0].hasPrefix("HTTP/1."), let status = Int(statusLine[1]) else {
+            throw Failure(message: "not an HTTP/1.x response")
+        }
+        var headers: [(String, String)] = []
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+        }
+        return Reply(status: status, headers: headers, body: [])
+    }
+
+    static func find(_ hay: [UInt8], _ needle: [UInt8]) -> Int? {
+        guard hay.count >= needle.count else { return nil }
+        for i in 0...(hay.count - needle.count) where hay[i] == needle[0] {
+            if Array(hay[i..<(i + needle.count)]) == needle { return i }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import MediaCatalog
+import MediaProbe
+
+/// One finding of `verify`, with a stable code scripts can match on.
+public struct VerifyIssue: Sendable, Equatable, Codable {
+    public enum Severity: String, Sendable, Codable { case error, warning }
+    public var code: String
+    public var severity: Severity
+    public var file: FileKind?
+    public var message: String
+
+    public init(_ code: String, _ severity: Severity, file: FileKind?, _ message: String) {
+        self.code = code
+        self.severity = severity
+        self.file = file
+        self.message = message
+    }
+}
+
+/// Facts about one file, as probed or as remembered by the cache.
+public struct FileFacts: Sendable, Equatable, Codable {
+    public var frames: Int?
+    public var probe: ProbeResult?
+    public var errorCode: String?
+    public var errorMessage: String?
+
+    enum CodingKeys: String, CodingKey {
+        case frames, probe, errorCode = "error", errorMessage = "message"
+    }
+
+    public init(_ outcome: Result<ProbeResult, ProbeError>) {
+        switch outcome {
+        case .success(let p):
+            frames = p.frameCount
+            probe = p
+        case .failure(let e):
+            errorCode = e.code
+            errorMessage = e.message
+        }
+    }
+}
+
+public struct FileVerification: Sendable, Equatable {
+    public var kind: FileKind
+    public var storedPath: String
+    public var resolvedPath: String
+    public var facts: FileFacts?
+    /// Answered from the cache without opening the file.
+    public var cached: Bool
+    /// Opened with libavformat in this run.
+    public var probed: Bool = false
+}
+
+public struct RecordVerification: Sendable, Equatable {
+    public var record: VideoRecord
+    public var files: [FileVerification]
+    public var issues: [VerifyIssue]
+
+    public var hasErrors: Bool { issues.contains { $0.severity == .error } }
+    public var hasWarnings: Bool { issues.contains { $0.severity == .warning } }
+    public var status: String { hasErrors ? "error" : (hasWarnings ? "warning" : "ok") }
+}
+
+/// Pure judgement of verify: facts in, issues out. Codecs and containers browsers play everywhere.
+public enum StreamabilityRules {
+    public static let browserCodecs: Set<String> = ["h264", "vp8", "vp9", "av1"]
+
+    public static func issues(for facts: FileFacts, kind: FileKind, path: String, minFrames: Int) -> [VerifyIssue] {
+        if let code = facts.errorCode {
+            return [VerifyIssue(code, .error, file: kind, facts.errorMessage ?? code)]
+        }
+        guard let p = facts.probe else { return [] }
+        var out: [VerifyIssue] = []
+        if p.isTruncated {
+            let detail = p.indexPastEnd
+                ? "the container index points past the end of the file (\(p.fileSize) bytes)"
+                : "the header claims \(p.headerFrameCount ?? 0) frames but only \(p.countedPackets ?? 0) packets are present"
+            out.append(VerifyIssue("truncated", .error, file: kind, detail))
+        }
+        if p.frameCount < minFrames {
+            out.append(VerifyIssue("too_few_frames", .error, file: kind, "\(p.frameCount) frames (< \(minFrames))"))
+        }
+        if let errors = p.decodeErrors, errors > 0 {
+            out.append(VerifyIssue("decode_error", .error, file: kind, "\(errors) frames failed to decode"))
+        }
+        if p.isMP4Family && p.moovBeforeMdat == false {
+            out.append(VerifyIssue("not_faststart", .warning, file: kind,
+                                   "the moov index comes after the media data; browsers need an extra round trip to start"))
+        }
+        let ext = (path as NSString).pathExtension.lowercased()
+        if !browserCodecs.contains(p.videoCodec) {
+            out.append(VerifyIssue("codec_not_browser_safe", .warning, file: kind,
+                                   "video codec \(p.videoCodec) does not play in every browser (use H.264, VP8, VP9 or AV1)"))
+        } else if !((p.isMP4Family && ["mp4", "m4v"].contains(ext)) || (p.isMatroskaFamily && ext == "webm")) {
+            out.append(VerifyIssue("codec_not_browser_safe", .warning, file: kind,
+                                   "container .\(ext) (\(p.container)) does not play in every browser (use MP4 or WebM)"))
+        }
+        return out
+    }
+}

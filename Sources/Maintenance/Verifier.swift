@@ -1,0 +1,139 @@
+import Foundation
+import MediaCatalog
+import MediaProbe
+
+/// Verifies every record: stat, then the cache, then (only for changed files) one probe.
+public struct Verifier: Sendable {
+    public enum Depth: String, Sendable { case standard, deep }
+
+    public var mediaRoot: MediaRoot
+    public var minFrames: Int
+    public var workers: Int
+    public var depth: Depth
+    /// Ignore the cache (but refresh it).
+    public var full: Bool
+    /// Invalidates cached results when medialib or its checks change.
+    public var toolVersion: String
+    public var http: HTTPStreamCheck?
+    public var batchSize = 256
+
+    public init(mediaRoot: MediaRoot, minFrames: Int, workers: Int, depth: Depth, full: Bool,
+                toolVersion: String, http: HTTPStreamCheck? = nil) {
+        self.mediaRoot = mediaRoot
+        self.minFrames = minFrames
+        self.workers = workers
+        self.depth = depth
+        self.full = full
+        self.toolVersion = toolVersion
+        self.http = http
+    }
+
+    public struct Counters: Sendable, Equatable {
+        public var records = 0
+        public var ok = 0
+        public var warnings = 0
+        public var errors = 0
+        public var files = 0
+        public var probed = 0
+        public var cached = 0
+    }
+
+    /// Streams records from the catalog in batches; `visit` sees each result in id order.
+    /// `cacheWritable` false skips storing results (a read-only catalog).
+    public func run(_ catalog: any Catalog, cacheWritable: Bool,
+                    visit: (RecordVerification) throws -> Void) throws -> Counters {
+        var counters = Counters()
+        var batch: [VideoRecord] = []
+        let pool = WorkerPool(workers: workers)
+        let me = self
+        let checkedAt = ISO8601DateFormatter().string(from: Date())
+        func flush() throws {
+            let results = pool.map(batch) { record in me.verify(record, catalog: catalog) }
+            batch.removeAll(keepingCapacity: true)
+            var fresh: [VerificationCacheEntry] = []
+            for (result, newEntries) in results {
+                counters.records += 1
+                if result.hasErrors { counters.errors += 1 } else if result.hasWarnings { counters.warnings += 1 } else { counters.ok += 1 }
+                for f in result.files {
+                    counters.files += 1
+                    if f.cached { counters.cached += 1 } else if f.probed { counters.probed += 1 }
+                }
+                fresh.append(contentsOf: newEntries.map { e in
+                    var e = e
+                    e.checkedAt = checkedAt
+                    return e
+                })
+                try visit(result)
+            }
+            if cacheWritable { try catalog.storeVerifications(fresh) }
+        }
+        try catalog.forEachRecord { record in
+            batch.append(record)
+            if batch.count >= batchSize { try flush() }
+        }
+        try flush()
+        return counters
+    }
+
+    /// One record; returns cache entries to store for files that were probed.
+    func verify(_ record: VideoRecord, catalog: any Catalog) -> (RecordVerification, [VerificationCacheEntry]) {
+        var issues: [VerifyIssue] = []
+        var files: [FileVerification] = []
+        var entries: [VerificationCacheEntry] = []
+        if record.files.isEmpty {
+            issues.append(VerifyIssue("no_files", .error, file: nil, "the record names no file"))
+        }
+        for (kind, stored) in record.files {
+            let resolved = mediaRoot.resolve(stored)
+            var file = FileVerification(kind: kind, storedPath: stored, resolvedPath: resolved, facts: nil, cached: false)
+            switch FileCheck.regularFile(at: resolved) {
+            case .failure(let error):
+                file.facts = FileFacts(.failure(error))
+            case .success(let identity):
+                if !mediaRoot.containsRealPath(of: resolved) {
+                    issues.append(VerifyIssue("outside_media_root", .error, file: kind,
+                                              "the file's real path \(MediaRoot.realPath(resolved) ?? resolved) lies outside the media root"))
+                    files.append(file)
+                    continue
+                }
+                if !full, let hit = cachedFacts(resolved, identity, catalog) {
+                    file.facts = hit
+                    file.cached = true
+                } else {
+                    let facts = FileFacts(probe(resolved))
+                    file.facts = facts
+                    file.probed = true
+                    if let json = try? JSONEncoder().encode(facts) {
+                        entries.append(VerificationCacheEntry(
+                            path: resolved, size: identity.size,
+                            mtimeNanoseconds: identity.mtimeSeconds &* 1_000_000_000 &+ identity.mtimeNanoseconds,
+                            inode: Int64(bitPattern: identity.inode), depth: depth.rawValue, toolVersion: toolVersion,
+                            resultJSON: String(decoding: json, as: UTF8.self), checkedAt: ""))
+                    }
+                }
+            }
+            if let facts = file.facts {
+                issues += StreamabilityRules.issues(for: facts, kind: kind, path: resolved, minFrames: minFrames)
+                if let http, facts.errorCode == nil {
+                    issues += http.check(record: record, kind: kind, localPath: resolved)
+                }
+            }
+            files.append(file)
+        }
+        return (RecordVerification(record: record, files: files, issues: issues), entries)
+    }
+
+    func probe(_ path: String) -> Result<ProbeResult, ProbeError> {
+        Prober(options: ProbeOptions(counting: .always, decode: depth == .deep)).probe(path: path)
+    }
+
+    /// A hit needs the same size, mtime (ns), inode, depth and tool version: anything else re-probes.
+    func cachedFacts(_ path: String, _ id: FileIdentity, _ catalog: any Catalog) -> FileFacts? {
+        guard let entry = try? catalog.cachedVerification(path: path, depth: depth.rawValue),
+              entry.size == id.size,
+              entry.mtimeNanoseconds == id.mtimeSeconds &* 1_000_000_000 &+ id.mtimeNanoseconds,
+              entry.inode == Int64(bitPattern: id.inode),
+              entry.toolVersion == toolVersion else { return nil }
+        return try? JSONDecoder().decode(FileFacts.self, from: Data(entry.resultJSON.utf8))
+    }
+}
