@@ -43,6 +43,7 @@ let package = Package(
         .testTarget(name: "MaintenanceTests", dependencies: ["Maintenance", "MediaCatalog", "MediaProbe"]),
         .testTarget(name: "MediaServerTests", dependencies: ["MediaServer", "MediaCatalog", "HTTPRanges"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MediaCatalog"]),
+        .testTarget(name: "VerifyTests", dependencies: ["Maintenance", "MediaCatalog", "MediaProbe", "MediaServer"]),
     ],
     swiftLanguageModes: [.v6]
 )
