@@ -19,6 +19,10 @@ cp "$ROOT/Fixtures/ok-faststart.mp4" media/uploads/became-a-folder.mp4
 echo "\$ medialib add media/uploads/deleted-later.mp4 --processed media/processed/ok-faststart.mp4"
 "$BIN" add media/uploads/deleted-later.mp4 --processed media/processed/ok-faststart.mp4
 rm media/uploads/deleted-later.mp4
+# A record with only a processed file is normal.
+cp "$ROOT/Fixtures/ok.webm" media/processed/only-processed.webm
+echo "\$ medialib add --processed media/processed/only-processed.webm"
+"$BIN" add --processed media/processed/only-processed.webm
 "$BIN" add media/uploads/became-a-folder.mp4 >/dev/null
 rm media/uploads/became-a-folder.mp4 && mkdir media/uploads/became-a-folder.mp4
 echo

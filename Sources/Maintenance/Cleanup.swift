@@ -52,7 +52,8 @@ public struct CleanupApplier: Sendable {
         if let trash {
             var targets = Set<String>()
             for v in doomed {
-                for f in v.files where FileManager.default.fileExists(atPath: f.resolvedPath) {
+                // Only regular files move: a record naming a folder must never drag a tree into the trash.
+                for f in v.files where Self.isRegularFile(f.resolvedPath) {
                     // A file another surviving record names stays put.
                     let users = try catalog.records(namingPath: f.storedPath)
                     if users.contains(where: { !ids.contains($0.id) }) {
@@ -103,6 +104,11 @@ public struct CleanupApplier: Sendable {
         let stored = mediaRoot.storedForm(ofAbsolute: absolute)
         let rel = stored.hasPrefix("/") ? "_outside" + stored : stored
         return (trash as NSString).appendingPathComponent(rel)
+    }
+
+    static func isRegularFile(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
     }
 
     static func now() -> String {
