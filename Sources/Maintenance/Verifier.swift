@@ -48,7 +48,10 @@ public struct Verifier: Sendable {
         let me = self
         let checkedAt = ISO8601DateFormatter().string(from: Date())
         func flush() throws {
-            let results = pool.map(batch) { record in me.verify(record, catalog: catalog) }
+            // One cache query per batch instead of one per file.
+            let paths = me.full ? [] : batch.flatMap { $0.files.map { me.mediaRoot.resolve($0.path) } }
+            let cache = (try? catalog.cachedVerifications(paths: paths, depth: me.depth.rawValue)) ?? [:]
+            let results = pool.map(batch) { record in me.verify(record, cache: cache) }
             batch.removeAll(keepingCapacity: true)
             var fresh: [VerificationCacheEntry] = []
             for (result, newEntries) in results {
@@ -76,7 +79,7 @@ public struct Verifier: Sendable {
     }
 
     /// One record; returns cache entries to store for files that were probed.
-    func verify(_ record: VideoRecord, catalog: any Catalog) -> (RecordVerification, [VerificationCacheEntry]) {
+    func verify(_ record: VideoRecord, cache: [String: VerificationCacheEntry]) -> (RecordVerification, [VerificationCacheEntry]) {
         var issues: [VerifyIssue] = []
         var files: [FileVerification] = []
         var entries: [VerificationCacheEntry] = []
@@ -96,7 +99,7 @@ public struct Verifier: Sendable {
                     files.append(file)
                     continue
                 }
-                if !full, let hit = cachedFacts(resolved, identity, catalog) {
+                if !full, let hit = cachedFacts(cache[resolved], identity) {
                     file.facts = hit
                     file.cached = true
                 } else {
@@ -128,9 +131,8 @@ public struct Verifier: Sendable {
     }
 
     /// A hit needs the same size, mtime (ns), inode, depth and tool version: anything else re-probes.
-    func cachedFacts(_ path: String, _ id: FileIdentity, _ catalog: any Catalog) -> FileFacts? {
-        guard let entry = try? catalog.cachedVerification(path: path, depth: depth.rawValue),
-              entry.size == id.size,
+    func cachedFacts(_ entry: VerificationCacheEntry?, _ id: FileIdentity) -> FileFacts? {
+        guard let entry, entry.size == id.size,
               entry.mtimeNanoseconds == id.mtimeSeconds &* 1_000_000_000 &+ id.mtimeNanoseconds,
               entry.inode == Int64(bitPattern: id.inode),
               entry.toolVersion == toolVersion else { return nil }

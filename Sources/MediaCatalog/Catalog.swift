@@ -13,6 +13,8 @@ public protocol Catalog: Sendable {
     func records(namingPath path: String) throws -> [VideoRecord]
 
     func insert(rawFile: String?, processedFile: String?, uuid: String?) throws -> VideoRecord
+    /// Many records in one transaction (import): all or none.
+    func insert(_ records: [NewRecord]) throws -> [VideoRecord]
 
     /// Deletes the records in one transaction. `journal` receives every column of every
     /// row before anything is deleted and must make it durable; if it throws, nothing is deleted.
@@ -28,9 +30,24 @@ public protocol Catalog: Sendable {
     func setSetting(_ key: String, _ value: String) throws
 
     func cachedVerification(path: String, depth: String) throws -> VerificationCacheEntry?
+    /// One query for a batch of paths; paths without an entry are absent from the result.
+    func cachedVerifications(paths: [String], depth: String) throws -> [String: VerificationCacheEntry]
     func storeVerifications(_ entries: [VerificationCacheEntry]) throws
 }
 
 public enum CatalogSettingKey {
     public static let mediaRoot = "media_root"
+}
+
+/// A record to insert; a nil uuid gets a fresh one.
+public struct NewRecord: Sendable, Equatable {
+    public var rawFile: String?
+    public var processedFile: String?
+    public var uuid: String?
+
+    public init(rawFile: String?, processedFile: String? = nil, uuid: String? = nil) {
+        self.rawFile = rawFile
+        self.processedFile = processedFile
+        self.uuid = uuid
+    }
 }

@@ -5,9 +5,12 @@ import Foundation
 public struct MediaRoot: Sendable, Equatable {
     /// Absolute, standardized.
     public let path: String
+    /// The root with symlinks resolved, computed once: containment checks run per request.
+    private let realRoot: String?
 
     public init(_ path: String, relativeTo base: String = FileManager.default.currentDirectoryPath) {
         self.path = MediaRoot.absolute(path, base: base)
+        realRoot = MediaRoot.realPath(self.path)
     }
 
     public static func absolute(_ path: String, base: String = FileManager.default.currentDirectoryPath) -> String {
@@ -50,7 +53,7 @@ public struct MediaRoot: Sendable, Equatable {
 
     /// Whether a file's real path (symlinks resolved) lies inside the root's real path.
     public func containsRealPath(of absolute: String) -> Bool {
-        guard let file = MediaRoot.realPath(absolute), let root = MediaRoot.realPath(path) else { return false }
+        guard let file = MediaRoot.realPath(absolute), let root = realRoot ?? MediaRoot.realPath(path) else { return false }
         return root == "/" || file.hasPrefix(root + "/")
     }
 

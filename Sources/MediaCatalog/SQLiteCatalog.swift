@@ -157,16 +157,25 @@ public final class SQLiteCatalog: Catalog {
     }
 
     public func insert(rawFile: String?, processedFile: String?, uuid: String?) throws -> VideoRecord {
-        let id = (uuid ?? UUID().uuidString).lowercased()
+        try insert([NewRecord(rawFile: rawFile, processedFile: processedFile, uuid: uuid)])[0]
+    }
+
+    public func insert(_ records: [NewRecord]) throws -> [VideoRecord] {
         let created = Self.timestamp()
         return try pool.write { db in
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM videos WHERE uuid = ?", arguments: [id]) == true {
-                throw CatalogError.conflict("a record with uuid \(id) already exists")
+            let statement = try db.makeStatement(sql: "INSERT INTO videos (uuid, raw_file, processed_file, created_at) VALUES (?, ?, ?, ?)")
+            var out: [VideoRecord] = []
+            out.reserveCapacity(records.count)
+            for r in records {
+                let id = (r.uuid ?? UUID().uuidString).lowercased()
+                if try Bool.fetchOne(db, sql: "SELECT 1 FROM videos WHERE uuid = ?", arguments: [id]) == true {
+                    throw CatalogError.conflict("a record with uuid \(id) already exists")
+                }
+                try statement.execute(arguments: [id, r.rawFile, r.processedFile, created])
+                out.append(VideoRecord(id: db.lastInsertedRowID, uuid: id, rawFile: r.rawFile,
+                                       processedFile: r.processedFile, createdAt: created))
             }
-            try db.execute(sql: "INSERT INTO videos (uuid, raw_file, processed_file, created_at) VALUES (?, ?, ?, ?)",
-                           arguments: [id, rawFile, processedFile, created])
-            return VideoRecord(id: db.lastInsertedRowID, uuid: id, rawFile: rawFile,
-                               processedFile: processedFile, createdAt: created)
+            return out
         }
     }
 
@@ -278,14 +287,34 @@ public final class SQLiteCatalog: Catalog {
 
     // MARK: verification cache
 
+    private static func cacheEntry(_ row: Row) -> VerificationCacheEntry {
+        VerificationCacheEntry(path: row["path"], size: row["size"], mtimeNanoseconds: row["mtime_ns"],
+                               inode: row["inode"], depth: row["depth"], toolVersion: row["tool_version"],
+                               resultJSON: row["result"], checkedAt: row["checked_at"])
+    }
+
     public func cachedVerification(path: String, depth: String) throws -> VerificationCacheEntry? {
         try pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM verification_cache WHERE path = ? AND depth = ?",
-                             arguments: [path, depth]).map { row in
-                VerificationCacheEntry(path: row["path"], size: row["size"], mtimeNanoseconds: row["mtime_ns"],
-                                       inode: row["inode"], depth: row["depth"], toolVersion: row["tool_version"],
-                                       resultJSON: row["result"], checkedAt: row["checked_at"])
+                             arguments: [path, depth]).map(Self.cacheEntry)
+        }
+    }
+
+    public func cachedVerifications(paths: [String], depth: String) throws -> [String: VerificationCacheEntry] {
+        guard !paths.isEmpty else { return [:] }
+        return try pool.read { db in
+            var out: [String: VerificationCacheEntry] = [:]
+            // SQLite's default limit on bound parameters is 32766; stay well below it.
+            for chunk in stride(from: 0, to: paths.count, by: 500).map({ Array(paths[$0..<min($0 + 500, paths.count)]) }) {
+                let marks = chunk.map { _ in "?" }.joined(separator: ",")
+                let rows = try Row.fetchAll(db, sql: "SELECT * FROM verification_cache WHERE depth = ? AND path IN (\(marks))",
+                                            arguments: StatementArguments([depth] + chunk))
+                for row in rows {
+                    let e = Self.cacheEntry(row)
+                    out[e.path] = e
+                }
             }
+            return out
         }
     }
 

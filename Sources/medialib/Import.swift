@@ -22,19 +22,20 @@ struct Import: ParsableCommand {
         }
         let catalog = try global.openCatalog(.create)
         let root = try Registration.mediaRoot(global, catalog)
-        var added = 0
         var known = 0
+        var fresh: [NewRecord] = []
         for file in Self.videoFiles(under: folder) {
             let stored = root.storedForm(ofAbsolute: file)
             if try !catalog.records(namingPath: stored).isEmpty {
                 known += 1
-                continue
+            } else {
+                fresh.append(NewRecord(rawFile: stored))
             }
-            let record = try catalog.insert(rawFile: stored, processedFile: nil, uuid: nil)
-            print("added #\(record.id) \(stored)")
-            added += 1
         }
-        print("Imported \(added) new, skipped \(known) already known.")
+        // One transaction: an import is all or nothing, and fast for large folders.
+        let added = try catalog.insert(fresh)
+        for record in added { print("added #\(record.id) \(record.rawFile ?? "")") }
+        print("Imported \(added.count) new, skipped \(known) already known.")
     }
 
     /// Sorted, so imports are repeatable; symlinked folders are not followed.

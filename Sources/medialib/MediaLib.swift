@@ -12,7 +12,7 @@ struct MediaLib: ParsableCommand {
             Environment: MEDIALIB_DB (catalog path), MEDIALIB_MEDIA_ROOT (media root), FRONTEND_ORIGIN (CORS origin for serve).
             """,
         version: version,
-        subcommands: [Add.self, Import.self, List.self, Cleanup.self, Restore.self, Verify.self, Serve.self])
+        subcommands: [Add.self, Import.self, List.self, Cleanup.self, Restore.self, Verify.self, Serve.self, Probe.self])
 }
 
 /// Exit codes of the contract in DESIGN.md.
