@@ -27,6 +27,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var headTimer: Scheduled<Void>?
     private var closeAfterResponse = false
     private var remote = "-"
+    private var cachedDate: (second: Int64, text: String) = (-1, "")
 
     init(responder: Responder, configuration: ServerConfiguration, accessLog: AccessLog) {
         self.responder = responder
@@ -97,7 +98,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Headers every response carries: Date, Content-Length, CORS, Connection.
     private func decorate(_ response: inout Response, for head: HTTPRequestHead) {
         var h = response.headers
-        h.add(name: "Date", value: HTTPDate.format(Int64(time(nil))))
+        h.add(name: "Date", value: dateHeader())
         h.add(name: "Server", value: "medialib")
         if response.status != .notModified && response.status != .noContent {
             h.replaceOrAdd(name: "Content-Length", value: String(response.contentLength))
@@ -112,6 +113,13 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         if closeAfterResponse { h.replaceOrAdd(name: "Connection", value: "close") }
         response.headers = h
+    }
+
+    /// Formatting a date per request shows in profiles; keep-alive connections reuse it per second.
+    private func dateHeader() -> String {
+        let now = Int64(time(nil))
+        if now != cachedDate.second { cachedDate = (now, HTTPDate.format(now)) }
+        return cachedDate.text
     }
 
     private func write(_ response: Response, for head: HTTPRequestHead, started: NIODeadline, context: ChannelHandlerContext) {

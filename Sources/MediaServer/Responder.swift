@@ -159,7 +159,10 @@ struct Responder: Sendable {
         h.add(name: "Content-Disposition", value: contentDisposition(filename: file.filename))
         let rangeField = honourRange ? joined(head.headers, "Range") : nil
         let request = evaluateRange(rangeField, size: file.size, limits: RangeLimits(maxRanges: configuration.maxRanges))
-        switch chooseRangeResponse(request, size: file.size, contentType: file.contentType, boundary: makeBoundary()) {
+        // Random boundaries cost a getrandom call: only multipart answers need one.
+        let boundary: String
+        if case .ranges(let list) = request, list.count > 1 { boundary = makeBoundary() } else { boundary = "" }
+        switch chooseRangeResponse(request, size: file.size, contentType: file.contentType, boundary: boundary) {
         case .full:
             h.add(name: "Content-Type", value: file.contentType)
             let whole = file.size > 0 ? Response.Body.file(file, ByteRange(first: 0, last: file.size - 1)) : .closeFile(file)

@@ -37,7 +37,7 @@ public enum Route: Equatable, Sendable {
     /// Origin-form targets, and absolute-form ones (RFC 9112 §3.2.2) reduced to their path.
     static func split(target: String) -> (path: Substring, query: Substring?) {
         var t = Substring(target)
-        if let scheme = t.range(of: "://"), !t.hasPrefix("/") {
+        if !t.hasPrefix("/"), let scheme = t.range(of: "://") {
             let afterAuthority = t[scheme.upperBound...]
             t = afterAuthority.firstIndex(of: "/").map { afterAuthority[$0...] } ?? "/"
         }

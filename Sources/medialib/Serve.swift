@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import MediaCatalog
 import MediaServer
@@ -40,7 +39,19 @@ struct Serve: ParsableCommand {
         if headTimeout < 1 { throw ValidationError("--head-timeout must be 1 or more") }
     }
 
+    /// SIGINT and SIGTERM, blocked in every thread (NIO's included, which inherit the mask)
+    /// and taken by one sigwait thread, so a signal can never land where nobody listens.
+    static var stopSignals: sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        return set
+    }
+
     func run() throws {
+        var blocked = Self.stopSignals
+        pthread_sigmask(SIG_BLOCK, &blocked, nil)
         let catalog = try global.openCatalog(.read)
         let root = try global.requireExistingMediaRoot(catalog)
         var config = ServerConfiguration()
@@ -65,17 +76,16 @@ struct Serve: ParsableCommand {
         FileHandle.standardOutput.write(Data("http://\(shownHost):\(address.port ?? port)/\n".utf8))
         Console.error("serving \(catalog.location) from media root \(root.path); Ctrl-C to stop")
 
-        let signals = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler {
-                Console.error("shutting down: finishing in-flight responses")
-                server.shutdown()
-            }
-            source.resume()
-            return source
+        Thread.detachNewThread {
+            // The first signal drains in-flight responses; a second one exits at once.
+            var sig: Int32 = 0
+            var set = Self.stopSignals
+            sigwait(&set, &sig)
+            Console.error("shutting down: finishing in-flight responses (signal again to stop at once)")
+            Thread.detachNewThread { server.shutdown() }
+            sigwait(&set, &sig)
+            Foundation.exit(130)
         }
         server.waitUntilShutDown()
-        _ = signals
     }
 }
