@@ -62,7 +62,7 @@ public struct CleanupApplier: Sendable {
                     }
                     let dest = trashDestination(for: f.resolvedPath, trash: trash)
                     guard !targets.contains(dest) else { continue }
-                    if FileManager.default.fileExists(atPath: dest) {
+                    if FileMover.occupied(dest) {
                         throw MaintenanceError.refused("trash already holds \(dest); refusing to overwrite it (nothing was deleted)")
                     }
                     targets.insert(dest)
@@ -118,14 +118,65 @@ public struct CleanupApplier: Sendable {
 }
 
 enum FileMover {
-    /// rename(2) when on one file system; copy and remove across file systems. Never overwrites.
+    /// Whether anything, even a dangling symlink, occupies the path.
+    static func occupied(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    /// Never overwrites, not even a dangling symlink: link(2) fails atomically when the
+    /// destination exists, where a check-then-rename would race. Across file systems,
+    /// copies into a file created with O_EXCL, then removes the source.
     static func move(from: String, to: String) throws {
         let fm = FileManager.default
         try fm.createDirectory(atPath: (to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        if fm.fileExists(atPath: to) { throw MaintenanceError.failed("\(to) already exists") }
-        if rename(from, to) == 0 { return }
-        guard errno == EXDEV else { throw MaintenanceError.failed(String(cString: strerror(errno))) }
-        try fm.copyItem(atPath: from, toPath: to)
-        try fm.removeItem(atPath: from)
+        if link(from, to) == 0 {
+            if unlink(from) != 0 {
+                let why = String(cString: strerror(errno))
+                unlink(to)
+                throw MaintenanceError.failed("cannot remove \(from) after linking it to \(to): \(why)")
+            }
+            return
+        }
+        let err = errno
+        if err == EEXIST { throw MaintenanceError.failed("\(to) already exists; refusing to overwrite it") }
+        guard err == EXDEV || err == EPERM else {
+            throw MaintenanceError.failed("cannot move \(from) to \(to): \(String(cString: strerror(err)))")
+        }
+        try copyExclusive(from: from, to: to)
+        do { try fm.removeItem(atPath: from) } catch {
+            unlink(to)
+            throw MaintenanceError.failed("cannot remove \(from) after copying it to \(to): \(error)")
+        }
+    }
+
+    private static func copyExclusive(from: String, to: String) throws {
+        let src = open(from, O_RDONLY | O_CLOEXEC)
+        guard src >= 0 else { throw MaintenanceError.failed("cannot read \(from): \(String(cString: strerror(errno)))") }
+        defer { close(src) }
+        let dst = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard dst >= 0 else {
+            throw MaintenanceError.failed(errno == EEXIST ? "\(to) already exists; refusing to overwrite it"
+                                                           : "cannot create \(to): \(String(cString: strerror(errno)))")
+        }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var ok = true
+        while ok {
+            let n = buffer.withUnsafeMutableBytes { read(src, $0.baseAddress, $0.count) }
+            if n == 0 { break }
+            if n < 0 { if errno == EINTR { continue }; ok = false; break }
+            var off = 0
+            while off < n {
+                let w = buffer.withUnsafeBytes { write(dst, $0.baseAddress! + off, n - off) }
+                if w <= 0 { if errno == EINTR { continue }; ok = false; break }
+                off += w
+            }
+        }
+        ok = ok && fsync(dst) == 0
+        close(dst)
+        if !ok {
+            unlink(to)
+            throw MaintenanceError.failed("copying \(from) to \(to) failed: \(String(cString: strerror(errno)))")
+        }
     }
 }

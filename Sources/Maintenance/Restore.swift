@@ -25,11 +25,10 @@ public struct Restorer: Sendable {
     public func restore(_ journal: Journal, into catalog: any Catalog) throws -> Outcome {
         let rows = journal.entries.map(\.row)
         var problems = try catalog.restoreConflicts(rows: rows)
-        let fm = FileManager.default
         var pending: [Journal.Move] = []
         for move in journal.entries.flatMap(\.trash) {
-            let inTrash = fm.fileExists(atPath: move.to)
-            let inPlace = fm.fileExists(atPath: move.from)
+            let inTrash = FileMover.occupied(move.to)
+            let inPlace = FileMover.occupied(move.from)
             switch (inTrash, inPlace) {
             case (true, false): pending.append(move)
             case (false, true): continue // never moved, or already moved back

@@ -42,14 +42,17 @@ public enum ColumnValue: Sendable, Equatable, Codable {
     case text(String)
     case blob([UInt8])
 
+    // Integers and text are plain JSON; reals and blobs are tagged ({"real": 2.0}, {"blob": [...]})
+    // because JSON cannot tell 2.0 from 2, and a journal must put a row back bit for bit.
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() { self = .null; return }
         if let i = try? c.decode(Int64.self) { self = .integer(i); return }
-        if let d = try? c.decode(Double.self) { self = .real(d); return }
         if let s = try? c.decode(String.self) { self = .text(s); return }
-        let b = try c.decode(BlobBox.self)
-        self = .blob(b.blob)
+        let tagged = try c.decode(Tagged.self)
+        if let r = tagged.real { self = .real(r); return }
+        if let b = tagged.blob { self = .blob(b); return }
+        throw DecodingError.dataCorruptedError(in: c, debugDescription: "expected null, an integer, a string, {\"real\":…} or {\"blob\":…}")
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -57,13 +60,16 @@ public enum ColumnValue: Sendable, Equatable, Codable {
         switch self {
         case .null: try c.encodeNil()
         case .integer(let i): try c.encode(i)
-        case .real(let d): try c.encode(d)
+        case .real(let d): try c.encode(Tagged(real: d))
         case .text(let s): try c.encode(s)
-        case .blob(let b): try c.encode(BlobBox(blob: b))
+        case .blob(let b): try c.encode(Tagged(blob: b))
         }
     }
 
-    private struct BlobBox: Codable { var blob: [UInt8] }
+    private struct Tagged: Codable {
+        var real: Double?
+        var blob: [UInt8]?
+    }
 }
 
 /// Every column of one catalog row, by name.

@@ -35,7 +35,9 @@ struct Cleanup: ParsableCommand {
     func validate() throws {
         if minFrames < 0 { throw ValidationError("--min-frames must be 0 or more") }
         if jobs < 1 { throw ValidationError("--jobs must be 1 or more") }
-        if !apply && (journal != nil || force) { throw ValidationError("--journal and --force only make sense with --apply") }
+        if !apply && (journal != nil || force || trash != nil) {
+            throw ValidationError("--trash, --journal and --force only make sense with --apply")
+        }
     }
 
     func run() throws {

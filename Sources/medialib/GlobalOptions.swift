@@ -14,10 +14,11 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Let libav log its warnings to stderr.")
     var verbose = false
 
+    /// Absolute and lexically normalised, so our checks and SQLite see the same file.
     var catalogPath: String {
-        if let db, !db.isEmpty { return db }
-        if let env = ProcessInfo.processInfo.environment["MEDIALIB_DB"], !env.isEmpty { return env }
-        return "medialib.sqlite"
+        if let db, !db.isEmpty { return MediaRoot.absolute(db) }
+        if let env = ProcessInfo.processInfo.environment["MEDIALIB_DB"], !env.isEmpty { return MediaRoot.absolute(env) }
+        return MediaRoot.absolute("medialib.sqlite")
     }
 
     /// The explicitly chosen media root (flag, then environment), if any.

@@ -11,10 +11,16 @@ struct Restore: ParsableCommand {
     @Argument(help: ArgumentHelp("The journal `cleanup --apply` wrote.", valueName: "journal"))
     var journal: String
 
+    @Flag(help: "Restore into a catalog other than the one the journal was written for.")
+    var force = false
+
     func run() throws {
         let loaded: Journal
         do { loaded = try Restorer.load(journal) } catch {
             throw Failure(code: Exit.cannotRun, message: "error: \(Console.describe(error))")
+        }
+        if loaded.header.catalog != global.catalogPath && !force {
+            throw Failure(code: Exit.cannotRun, message: "error: the journal was written for the catalog \(loaded.header.catalog), not \(global.catalogPath); pass --db \(loaded.header.catalog), or --force to restore into this one. Nothing was changed.")
         }
         let catalog = try global.openCatalog(.write)
         do {

@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+import MediaProbe
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The committed fixtures, found from this file's path (no working-directory assumptions).
+enum Fixtures {
+    /// libav's warnings about the broken fixtures would only clutter the test log.
+    private static let quietLibav: Void = Prober.setLibavLogging(verbose: false)
+
+    static let packageRoot: URL = {
+        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while dir.path != "/" {
+            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { return dir }
+            dir = dir.deletingLastPathComponent()
+        }
+        fatalError("no Package.swift above \(#filePath)")
+    }()
+
+    static func path(_ name: String) -> String {
+        quietLibav
+        return packageRoot.appendingPathComponent("Fixtures").appendingPathComponent(name).path
+    }
+}
+
+/// A fresh folder per test; removed by `remove()`.
+struct Scratch {
+    let url: URL
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("medialib-probe-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+    func remove() { try? FileManager.default.removeItem(at: url) }
+}
+
+/// Runs `body` on a background thread and waits at most `seconds`; nil when it did not finish.
+func withDeadline<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () -> T) -> T? {
+    let box = Mutex<T?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+        let v = body()
+        box.withLock { $0 = v }
+        done.signal()
+    }
+    guard done.wait(timeout: .now() + seconds) == .success else { return nil }
+    return box.withLock { $0 }
+}
+
+/// A small lock-protected box (Synchronization's Mutex needs newer OSes on Darwin).
+final class Mutex<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<R>(_ body: (inout Value) -> R) -> R {
+        lock.lock(); defer { lock.unlock() }
+        return body(&value)
+    }
+}
