@@ -129,13 +129,16 @@ enum MiniHTTP {
             host = String(authority[..<colon])
             port = String(authority[authority.index(after: colon)...])
         }
+        // One deadline for the whole exchange: a server trickling a byte at a time must not
+        // stretch a per-read timeout into forever.
+        let deadline = Date().addingTimeInterval(timeout)
         let fd = try connect(host: host, port: port, timeout: timeout)
         defer { close(fd) }
         var text = "\(method) \(target) HTTP/1.1\r\nHost: \(authority)\r\nUser-Agent: medialib-verify\r\nConnection: close\r\n"
         for (k, v) in headers { text += "\(k): \(v)\r\n" }
         text += "\r\n"
-        try sendAll(fd, Array(text.utf8))
-        return try readReply(fd, isHead: method == "HEAD")
+        try sendAll(fd, Array(text.utf8), deadline: deadline)
+        return try readReply(fd, isHead: method == "HEAD", deadline: deadline)
     }
 
     static func connect(host: String, port: String, timeout: Double) throws -> CInt {
@@ -164,9 +167,18 @@ enum MiniHTTP {
         throw Failure(message: "cannot connect to \(host):\(port): \(lastError)")
     }
 
-    static func sendAll(_ fd: CInt, _ bytes: [UInt8]) throws {
+    /// Limits the next blocking call to what is left of the deadline.
+    static func limit(_ fd: CInt, _ option: Int32, by deadline: Date) throws {
+        let left = deadline.timeIntervalSinceNow
+        guard left > 0 else { throw Failure(message: "timed out") }
+        var tv = timeval(tv_sec: Int(left), tv_usec: max(1, Int((left - Double(Int(left))) * 1_000_000)))
+        setsockopt(fd, SOL_SOCKET, option, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    static func sendAll(_ fd: CInt, _ bytes: [UInt8], deadline: Date) throws {
         var off = 0
         while off < bytes.count {
+            try limit(fd, SO_SNDTIMEO, by: deadline)
             let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + off, $0.count - off, Int32(MSG_NOSIGNAL)) }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -176,7 +188,7 @@ enum MiniHTTP {
         }
     }
 
-    static func readReply(_ fd: CInt, isHead: Bool) throws -> Reply {
+    static func readReply(_ fd: CInt, isHead: Bool, deadline: Date) throws -> Reply {
         var data: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 16384)
         var headEnd: Int? = nil
@@ -186,6 +198,9 @@ enum MiniHTTP {
             if let end = headEnd {
                 let have = data.count - end
                 if isHead || [204, 304].contains(reply.status) || have >= min(expected ?? Int.max, maxBody) { break }
+            }
+            do { try limit(fd, SO_RCVTIMEO, by: deadline) } catch {
+                throw Failure(message: "timed out waiting for the response")
             }
             let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n < 0 {

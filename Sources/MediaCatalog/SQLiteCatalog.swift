@@ -24,14 +24,9 @@ public final class SQLiteCatalog: Catalog {
         config.readonly = access == .read
         config.label = "medialib"
         do {
+            try Self.requireCatalogIfPresent(path)
             pool = try DatabasePool(path: path, configuration: config)
-            if access == .read {
-                try pool.read { db in
-                    guard try db.tableExists("videos") else {
-                        throw CatalogError.notADatabase(path: path, detail: "it has no videos table")
-                    }
-                }
-            } else {
+            if access != .read {
                 try Self.migrator.migrate(pool)
             }
         } catch let error as CatalogError {
@@ -60,6 +55,10 @@ public final class SQLiteCatalog: Catalog {
             throw CatalogError.notFound(path: path)
         }
         if isDir.boolValue { throw CatalogError.isDirectory(path: path) }
+        let size = ((try? fm.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
+        if size == 0 && access != .create {
+            throw CatalogError.notADatabase(path: path, detail: "the file is empty")
+        }
         if let handle = FileHandle(forReadingAtPath: path) {
             let head = (try? handle.read(upToCount: 16)) ?? Data()
             try? handle.close()
@@ -70,6 +69,22 @@ public final class SQLiteCatalog: Catalog {
             throw CatalogError.cannotOpen(path: path, detail: "permission denied")
         }
         if access != .read && !isWritable(path) { throw CatalogError.readOnly(path: path) }
+    }
+
+    /// Only a missing or empty file may receive the schema. Checked through a read-only
+    /// connection before the pool opens, because opening the pool switches the file to WAL:
+    /// another application's database must be left byte for byte as it was.
+    private static func requireCatalogIfPresent(_ path: String) throws {
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber,
+              size.int64Value > 0 else { return }
+        var config = Configuration()
+        config.readonly = true
+        let queue = try DatabaseQueue(path: path, configuration: config)
+        let isCatalog = try queue.read { db in try db.tableExists("videos") }
+        try queue.close()
+        if !isCatalog {
+            throw CatalogError.notADatabase(path: path, detail: "it has no videos table (is it another application's database?)")
+        }
     }
 
     public static func isWritable(_ path: String) -> Bool {

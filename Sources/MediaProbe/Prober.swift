@@ -14,6 +14,12 @@ public struct Prober: Sendable {
         self.options = options
     }
 
+    /// The libavformat and libavcodec versions: cached verdicts must not outlive a libav upgrade.
+    public static var libraryVersion: String {
+        let f = avformat_version(), c = avcodec_version()
+        return "avformat \(f >> 16).\((f >> 8) & 0xFF).\(f & 0xFF) avcodec \(c >> 16).\((c >> 8) & 0xFF).\(c & 0xFF)"
+    }
+
     /// libav logs to stderr by default; medialib keeps it quiet unless `--verbose`.
     public static func setLibavLogging(verbose: Bool) {
         av_log_set_level(verbose ? AV_LOG_WARNING : AV_LOG_QUIET)

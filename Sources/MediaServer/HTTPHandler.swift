@@ -14,18 +14,17 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private enum State {
-        case awaitingHead
-        case receiving(HTTPRequestHead, NIODeadline)
-        case responding
-    }
-
     private let responder: Responder
     private let configuration: ServerConfiguration
     private let accessLog: AccessLog
-    private var state = State.awaitingHead
-    private var headTimer: Scheduled<Void>?
-    private var closeAfterResponse = false
+    /// The request being received: its head has arrived, its end not yet.
+    private var receiving: (head: HTTPRequestHead, started: NIODeadline)?
+    /// Responses written but not yet fully sent. Pipelined requests are answered in order
+    /// while earlier responses are still on the wire, so completion must not reset state.
+    private var inFlight = 0
+    /// Close once nothing is in flight: a `Connection: close` response, a protocol error, shutdown.
+    private var closing = false
+    private var requestTimer: Scheduled<Void>?
     private var remote = "-"
     private var cachedDate: (second: Int64, text: String) = (-1, "")
 
@@ -37,38 +36,46 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         remote = context.remoteAddress?.ipAddress ?? "-"
-        armHeadTimer(context: context)
+        armRequestTimer(context: context)
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        headTimer?.cancel()
-        headTimer = nil
+        requestTimer?.cancel()
+        requestTimer = nil
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            headTimer?.cancel()
-            headTimer = nil
-            state = .receiving(head, .now())
+            receiving = (head, .now())
         case .body:
             break // Bodies of GET/HEAD/OPTIONS carry nothing we use.
         case .end:
-            guard case .receiving(let head, let started) = state else { return }
-            state = .responding
-            var response = responder.respond(to: head)
-            if !head.isKeepAlive || closeAfterResponse { closeAfterResponse = true }
+            // The timer covers head and body: a stalled body is a slow loris too.
+            requestTimer?.cancel()
+            requestTimer = nil
+            guard let (head, started) = receiving else { return }
+            receiving = nil
+            guard !closing else { return } // nothing after a response that closes
+            var response = headIsValid(head) ? responder.respond(to: head) : Response.error(.badRequest, "HTTP/1.1 requests need exactly one Host header")
+            if !head.isKeepAlive { closing = true }
             decorate(&response, for: head)
             write(response, for: head, started: started, context: context)
         }
     }
 
+    /// RFC 9112 §3.2: an HTTP/1.1 request without Host, or with several, is a 400.
+    private func headIsValid(_ head: HTTPRequestHead) -> Bool {
+        guard head.version.major == 1 && head.version.minor >= 1 else { return true }
+        return head.headers["Host"].count == 1
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ShutdownRequested {
-            closeAfterResponse = true
-            if case .awaitingHead = state { context.close(promise: nil) }
+            closing = true
+            if inFlight == 0 { context.close(promise: nil) }
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -79,18 +86,17 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
-        // A malformed request: answer once if no response is under way, then close.
-        guard case .responding = state else {
-            let status: HTTPResponseStatus = parseError == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
-            var response = Response.error(status, status == .badRequest ? "malformed request" : "request head too large")
-            closeAfterResponse = true
-            state = .responding
-            let fake = HTTPRequestHead(version: .http1_1, method: .GET, uri: "-")
-            decorate(&response, for: fake)
-            write(response, for: fake, started: .now(), context: context)
-            return
-        }
-        context.close(promise: nil)
+        // Malformed bytes end the connection. Responses already written finish first;
+        // with none under way the client is told why.
+        let alreadyClosing = closing
+        closing = true
+        receiving = nil
+        guard inFlight == 0, !alreadyClosing else { return }
+        let status: HTTPResponseStatus = parseError == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
+        var response = Response.error(status, status == .badRequest ? "malformed request" : "request head too large")
+        let placeholder = HTTPRequestHead(version: .http1_1, method: .GET, uri: "-")
+        decorate(&response, for: placeholder)
+        write(response, for: placeholder, started: .now(), context: context)
     }
 
     // MARK: writing
@@ -111,7 +117,12 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 h.add(name: "Access-Control-Expose-Headers", value: "Content-Range, Content-Length, Accept-Ranges, ETag")
             }
         }
-        if closeAfterResponse { h.replaceOrAdd(name: "Connection", value: "close") }
+        if closing {
+            h.replaceOrAdd(name: "Connection", value: "close")
+        } else if head.version.major == 1 && head.version.minor == 0 {
+            // HTTP/1.0 assumes close unless told otherwise (RFC 9112 Appendix C.2.2).
+            h.replaceOrAdd(name: "Connection", value: "keep-alive")
+        }
         response.headers = h
     }
 
@@ -155,6 +166,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: multipart.trailer)))), promise: nil)
         }
         let sent = isHead ? 0 : response.contentLength
+        inFlight += 1
         var finished = false
         var watch: Scheduled<Void>?
         let line = accessLog.enabled ? "\(remote) \"\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)\" \(response.status.code)" : ""
@@ -163,6 +175,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             watch?.cancel()
             if let handle { try? handle.close() }
             let millis = Double((NIODeadline.now() - started).nanoseconds) / 1_000_000
+            self.inFlight -= 1
             switch result {
             case .success:
                 self.accessLog.write("\(line) \(sent) \(Self.format(millis))ms")
@@ -190,18 +203,20 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func responseDidEnd(context: ChannelHandlerContext) {
-        if closeAfterResponse {
+        guard inFlight == 0 else { return }
+        if closing {
             context.close(promise: nil)
-            return
+        } else {
+            armRequestTimer(context: context)
         }
-        state = .awaitingHead
-        armHeadTimer(context: context)
     }
 
-    private func armHeadTimer(context: ChannelHandlerContext) {
-        headTimer?.cancel()
-        headTimer = context.eventLoop.assumeIsolated().scheduleTask(in: configuration.requestHeadTimeout) {
-            if case .responding = self.state { return }
+    /// Runs only while nothing is being sent: a connection must deliver its next complete
+    /// request within the timeout, or it is closed.
+    private func armRequestTimer(context: ChannelHandlerContext) {
+        requestTimer?.cancel()
+        requestTimer = context.eventLoop.assumeIsolated().scheduleTask(in: configuration.requestHeadTimeout) {
+            guard self.inFlight == 0 else { return }
             context.close(promise: nil)
         }
     }

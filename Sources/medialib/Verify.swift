@@ -72,7 +72,7 @@ struct Verify: ParsableCommand {
         let root = try global.requireExistingMediaRoot(catalog)
         let verifier = Verifier(
             mediaRoot: root, minFrames: minFrames, workers: jobs, depth: deep ? .deep : .standard, full: full,
-            toolVersion: "medialib \(MediaLib.version) checks 1",
+            toolVersion: "medialib \(MediaLib.version) checks 1 \(Prober.libraryVersion)",
             http: via.map { HTTPStreamCheck(base: $0, template: viaTemplate, timeout: viaTimeout) })
         let output = VerifyOutput(format: format, quiet: quiet)
         output.begin()
