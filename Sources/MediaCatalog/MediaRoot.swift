@@ -57,6 +57,12 @@ public struct MediaRoot: Sendable, Equatable {
         return root == "/" || file.hasPrefix(root + "/")
     }
 
+    /// Whether an already resolved real path lies inside the root's real path.
+    public func containsRealPath(resolved file: String) -> Bool {
+        guard let root = realRoot ?? MediaRoot.realPath(path) else { return false }
+        return root == "/" || file.hasPrefix(root + "/")
+    }
+
     public static func realPath(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }

@@ -25,12 +25,20 @@ struct OpenedFile {
     /// Opens without blocking (a FIFO planted in the library must not hang a worker) and
     /// refuses anything whose real path leaves the media root.
     static func open(path: String, root: MediaRoot) -> Result<OpenedFile, Failure> {
-        guard let real = MediaRoot.realPath(path) else { return .failure(.missing) }
-        guard root.containsRealPath(of: real) else { return .failure(.outsideRoot(real)) }
-        let fd = Glibc.open(real, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        let fd = Glibc.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             let err = errno
-            return .failure(err == ENOENT ? .missing : .unreadable(String(cString: strerror(err))))
+            return .failure(err == ENOENT || err == ENOTDIR ? .missing : .unreadable(String(cString: strerror(err))))
+        }
+        // Judge the file actually opened, not a path that could be swapped for a symlink
+        // between a check and the open: the kernel names it in /proc/self/fd.
+        guard let real = descriptorPath(fd) else {
+            Glibc.close(fd)
+            return .failure(.unreadable("cannot resolve the opened file"))
+        }
+        guard root.containsRealPath(resolved: real) else {
+            Glibc.close(fd)
+            return .failure(.outsideRoot(real))
         }
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
@@ -47,6 +55,13 @@ struct OpenedFile {
             lastModified: Int64(st.st_mtim.tv_sec),
             contentType: videoContentType(forExtension: ext),
             filename: name))
+    }
+
+    static func descriptorPath(_ fd: CInt) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/fd/\(fd)", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Bytes the file holds now; a shrinking file is caught by comparing against what is being sent.

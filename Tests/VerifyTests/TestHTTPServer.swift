@@ -35,7 +35,7 @@ final class TestHTTPServer: @unchecked Sendable {
 
     let port: Int
     let behaviour: Behaviour
-    static let trickleSeconds = 6.0
+    static let trickleSeconds = 25.0
     private let listener: Int32
     private let body: [UInt8]
     private let lock = NSLock()

@@ -155,7 +155,7 @@ struct ViaTests {
         defer { server.stop() }
         let run = try await runVerify(scratch, ["--format", "json", "--via", server.base, "--via-timeout", "1"], timeout: 30)
         #expect(run.status == 1, "\(run)")
-        #expect(run.seconds < 6, "took \(run.seconds) s")
+        #expect(run.seconds < 15, "took \(run.seconds) s") // loose: a loaded 2-core CI machine; the bug would hang until the 30 s kill
         let report = try decodeReport(run.stdout)
         #expect(report.records.first?.codes == ["http_error"])
         #expect(report.records.first?.issues.first?.message.contains("timed out") == true)

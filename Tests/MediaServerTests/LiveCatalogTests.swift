@@ -1,0 +1,144 @@
+// `serve` reads the catalog and the file system per request: changes made while it runs are
+// seen by the very next request. The changes go through a second catalog handle, as another
+// `medialib` process would make them.
+
+import Foundation
+import MediaCatalog
+import Testing
+
+private func records(in response: HTTPResponse) throws -> [[String: Any]] {
+    try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [[String: Any]])
+}
+
+private func recordCount(in response: HTTPResponse) -> Int? {
+    (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["records"] as? Int
+}
+
+@Suite("Live catalog")
+struct LiveCatalogTests {
+    @Test("a record deleted between two requests is 404 at once")
+    func recordDeleted() async throws {
+        let (lib, server) = try await startServer()
+        defer { server.stop() }
+        let id = lib.id("big")
+        let c = try server.connect()
+        defer { c.close() }
+        let (before, healthBefore) = try await io {
+            (try c.exchange("GET", videoPath(id), headers: [("Range", "bytes=0-0")]), try c.exchange("GET", "/healthz"))
+        }
+        try lib.delete("big")
+        let (gone, healthAfter) = try await io { (try c.exchange("GET", videoPath(id)), try c.exchange("GET", "/healthz")) }
+
+        #expect(before.status == 206)
+        #expect(gone.status == 404)
+        expectJSONError(gone)
+        #expect(recordCount(in: healthBefore).map { $0 - 1 } == recordCount(in: healthAfter))
+        #expect(FileManager.default.fileExists(atPath: lib.path("big.mp4")), "only the record went, not the file")
+    }
+
+    @Test("the file removed between two requests is 404 at once")
+    func fileRemoved() async throws {
+        let (lib, server) = try await startServer()
+        defer { server.stop() }
+        let target = videoPath(lib.id("both"), "?type=raw")
+        let c = try server.connect()
+        defer { c.close() }
+        let before = try await io { try c.exchange("GET", target) }
+        try FileManager.default.removeItem(atPath: lib.path("raw/three-frames.mp4"))
+        let (after, processed, list) = try await io {
+            (try c.exchange("GET", target), try c.exchange("GET", videoPath(lib.id("both"))),
+             try c.exchange("GET", "/api/media/videos/"))
+        }
+        #expect(before.status == 200)
+        #expect(after.status == 404)
+        expectJSONError(after)
+        #expect(processed.status == 200, "the record's processed file is still served")
+        let entry = try #require(try records(in: list).first { ($0["id"] as? Int).map(Int64.init) == lib.id("both") })
+        #expect((entry["raw"] as? [String: Any])?["exists"] as? Bool == false)
+    }
+
+    @Test("a record added while the server runs is served at once")
+    func recordAdded() async throws {
+        let (lib, server) = try await startServer()
+        defer { server.stop() }
+        let uuid = "11111111-2222-4333-8444-555555555555"
+        let c = try server.connect()
+        defer { c.close() }
+        let before = try await io { try c.exchange("GET", "/api/media/videos/\(uuid)/") }
+
+        try lib.copyFixture("ok.webm", to: "new/fresh.webm")
+        let record = try lib.add("fresh", raw: "new/fresh.webm", uuid: uuid)
+        let targets = ["/api/media/videos/\(uuid)/", videoPath(record.id)]
+        let (responses, list) = try await io {
+            (try targets.map { try c.exchange("GET", $0) }, try c.exchange("GET", "/api/media/videos/"))
+        }
+
+        #expect(before.status == 404)
+        let expected = try lib.contents("new/fresh.webm")
+        for (target, r) in zip(targets, responses) {
+            #expect(r.status == 200, "\(target)")
+            #expect(r.header("Content-Type") == "video/webm")
+            expectSameBytes(r.body, expected, target)
+        }
+        #expect(try records(in: list).contains { $0["uuid"] as? String == uuid })
+    }
+
+    @Test("a file replaced on disk: new bytes, new validators, old ETag no longer matches")
+    func fileReplaced() async throws {
+        let (lib, server) = try await startServer()
+        defer { server.stop() }
+        let target = videoPath(lib.id("big"))
+        let first = try await io { try server.get(target) }
+        let oldETag = try #require(first.header("ETag"))
+
+        let replacement = pseudoRandomBytes(count: 300_000, seed: 42)
+        try Data(replacement).write(to: URL(fileURLWithPath: lib.path("big.mp4.tmp")))
+        #expect(rename(lib.path("big.mp4.tmp"), lib.path("big.mp4")) == 0)
+
+        let (second, stale, fresh) = try await io {
+            (try server.get(target, headers: [("If-None-Match", oldETag)]),
+             try server.get(target, headers: [("If-Range", oldETag), ("Range", "bytes=0-9")]),
+             try server.get(target, headers: [("Range", "bytes=0-9")]))
+        }
+        #expect(second.status == 200)
+        #expect(second.header("ETag") != oldETag)
+        expectSameBytes(second.body, replacement, "replacement")
+        #expect(stale.status == 200, "If-Range with a stale ETag must send the whole new file")
+        expectSameBytes(stale.body, replacement, "stale If-Range")
+        #expect(fresh.header("Content-Range") == "bytes 0-9/300000")
+    }
+
+    @Test("a refused file outside the media root is logged, and its path is not disclosed")
+    func refusalLogged() async throws {
+        let (lib, server) = try await startServer()
+        defer { server.stop() }
+        let r = try await io { try server.get(videoPath(lib.id("escape"))) }
+        #expect(r.status == 404)
+        #expect(!r.bodyText.contains("secret") && !r.bodyText.contains(lib.outside),
+                "the error body should not reveal the real path: \(r.bodyText)")
+        #expect(server.log.all.contains { $0.contains("outside the media root") && $0.contains("secret.mp4") },
+                "log: \(server.log.all)")
+    }
+
+    @Test("the list reports frame counts from verify's cache, only while the size still matches")
+    func listFramesFromCache() async throws {
+        let (lib, server) = try await startServer()
+        defer { server.stop() }
+        func entry(_ path: String, size: Int64) -> VerificationCacheEntry {
+            VerificationCacheEntry(path: path, size: size, mtimeNanoseconds: 0, inode: 0, depth: "standard",
+                                   toolVersion: "test", resultJSON: "{\"frames\":42}", checkedAt: "2024-01-01T00:00:00Z")
+        }
+        try lib.catalog.storeVerifications([
+            entry(lib.path("big.mp4"), size: Int64(bigSize)),
+            entry(lib.path("raw/three-frames.mp4"), size: 1),
+        ])
+        let list = try records(in: try await io { try server.get("/api/media/videos/") })
+        func raw(_ name: String) -> [String: Any]? {
+            let record = list.first { ($0["id"] as? Int).map(Int64.init) == lib.id(name) }
+            return record?["raw"] as? [String: Any]
+        }
+        #expect(raw("big")?["frames"] as? Int == 42)
+        #expect(raw("both")?["frames"] is NSNull, "a cache entry for another size must not be reported")
+        #expect(raw("webm")?["frames"] is NSNull)
+    }
+}
