@@ -24,6 +24,7 @@ let package = Package(
         // The one storage layer; nothing else writes SQL.
         .target(name: "MediaCatalog", dependencies: [
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
         .target(name: "MediaProbe", dependencies: ["CFFmpeg"]),
         .target(name: "Maintenance", dependencies: ["MediaCatalog", "MediaProbe"]),

@@ -15,9 +15,11 @@ public final class SQLiteCatalog: Catalog {
 
     public let location: String
     private let pool: DatabasePool
+    private let reader: RecordReader
 
     public init(path: String, access: Access) throws {
         location = path
+        reader = RecordReader(path: path)
         try Self.checkPath(path, access: access)
         var config = Configuration()
         config.busyMode = .timeout(10)
@@ -152,19 +154,11 @@ public final class SQLiteCatalog: Catalog {
     }
 
     public func record(id: Int64) throws -> VideoRecord? {
-        // One statement is atomic on its own; skipping BEGIN/COMMIT halves the per-request cost.
-        try pool.unsafeRead { db in
-            // Cached statement: serve looks a record up on every request.
-            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM videos WHERE id = ?"), arguments: [id]).map(Self.record)
-        }
+        try reader.record(id: id)
     }
 
     public func record(uuid: String) throws -> VideoRecord? {
-        // One statement is atomic on its own; skipping BEGIN/COMMIT halves the per-request cost.
-        try pool.unsafeRead { db in
-            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM videos WHERE uuid = ?"), arguments: [uuid.lowercased()])
-                .map(Self.record)
-        }
+        try reader.record(uuid: uuid)
     }
 
     public func records(namingPath path: String) throws -> [VideoRecord] {

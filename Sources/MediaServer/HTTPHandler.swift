@@ -147,6 +147,23 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             _ = close(f.descriptor)
         case .bytes(let bytes):
             if !isHead { context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: bytes)))), promise: nil) }
+        case .file(let f, let range) where range.length <= Self.inlineBodyLimit:
+            if isHead { _ = close(f.descriptor); break }
+            // A few bytes (a player's first probe) cost less as one writev with the head than
+            // as a write plus a sendfile; the read is bounded, so memory stays bounded too.
+            var buffer = context.channel.allocator.buffer(capacity: Int(range.length))
+            let count = Int(range.length)
+            let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+                max(0, pread(f.descriptor, raw.baseAddress, count, off_t(range.first)))
+            }
+            _ = close(f.descriptor)
+            guard got == count else {
+                // The file shrank since fstat: never pad, never mislabel.
+                responder.log("warning: \(f.filename) shrank while being read; closing the connection")
+                context.close(promise: nil)
+                return
+            }
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         case .file(let f, let range):
             if isHead { _ = close(f.descriptor); break }
             let h = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: f.descriptor)
@@ -220,6 +237,9 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.close(promise: nil)
         }
     }
+
+    /// Bodies up to this size are read and sent with the head; larger ones go out with sendfile.
+    static let inlineBodyLimit: Int64 = 16 * 1024
 
     static func format(_ ms: Double) -> String {
         let tenths = Int((ms * 10).rounded())
