@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 need=""
 for p in nginx-light wrk ffmpeg python3; do
-  command -v "${p%-light}" >/dev/null 2>&1 || need="$need $p"
+  command -v "${p%-light}" >/dev/null 2>&1 || [ -x "/usr/sbin/${p%-light}" ] || need="$need $p"
 done
 if [ -n "$need" ]; then
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)

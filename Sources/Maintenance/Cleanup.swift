@@ -75,7 +75,7 @@ public struct CleanupApplier: Sendable {
         let trashDir = trash
         let min = minFrames
         let catalogLocation = catalog.location
-        try catalog.delete(ids: doomed.map(\.record.id)) { rows in
+        try catalog.delete(doomed.map(\.record)) { rows in
             let entries = rows.map { row -> Journal.Entry in
                 let id: Int64 = { if case .integer(let i)? = row["id"] { return i }; return -1 }()
                 return Journal.Entry(row: row, reasons: reasons[id] ?? [], trash: movesByRecord[id] ?? [])

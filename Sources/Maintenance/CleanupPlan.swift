@@ -39,8 +39,12 @@ public struct RecordVerdict: Sendable, Equatable {
     public var files: [FileFinding]
     public var reasons: [CleanupReason]
     public var isValid: Bool { reasons.isEmpty }
-    /// Every reason is a missing file: what the mass-deletion guard counts.
-    public var isMissingFiles: Bool { !reasons.isEmpty && reasons.allSatisfy { $0.code == "missing_file" } }
+    /// Reasons that say "the file could not be reached" rather than "the file is bad":
+    /// what an unmounted disk, a dead network mount or a wrong media root look like.
+    public static let inaccessibleCodes: Set<String> = ["missing_file", "unreadable", "not_regular_file"]
+
+    /// Every reason is an unreachable file: what the mass-deletion guard counts.
+    public var isMissingFiles: Bool { !reasons.isEmpty && reasons.allSatisfy { Self.inaccessibleCodes.contains($0.code) } }
 }
 
 /// Pure judgement: a record and what its files are, in; a verdict, out.
@@ -74,7 +78,7 @@ public struct CleanupSummary: Sendable, Equatable {
     public var total = 0
     public var valid = 0
     public var invalid = 0
-    /// Invalid records whose only reason is missing files.
+    /// Invalid records whose only reasons are missing or unreachable files.
     public var invalidForMissingFiles = 0
 
     public init() {}
@@ -96,7 +100,7 @@ public enum CleanupGuard {
             return "the media root \(mediaRoot.path) is empty, so every file would look missing"
         }
         if summary.total > 0 && summary.invalidForMissingFiles * 2 > summary.total {
-            return "\(summary.invalidForMissingFiles) of \(summary.total) records would be deleted for missing files (more than half); the media root (\(mediaRoot.path)) may be wrong or unmounted"
+            return "\(summary.invalidForMissingFiles) of \(summary.total) records would be deleted for missing or unreadable files (more than half); the media root (\(mediaRoot.path)) may be wrong, unmounted or unreadable"
         }
         return nil
     }

@@ -41,6 +41,45 @@ public struct FileFacts: Sendable, Equatable, Codable {
     }
 }
 
+/// The verification cache's compact form of `FileFacts`: one tab-separated line. Decoding
+/// JSON for every cached file dominated a cached run over 100,000 records.
+extension FileFacts {
+    public init(frames: Int?, probe: ProbeResult?, errorCode: String?, errorMessage: String?) {
+        self.frames = frames
+        self.probe = probe
+        self.errorCode = errorCode
+        self.errorMessage = errorMessage
+    }
+
+    public var cacheLine: String {
+        if let code = errorCode {
+            return ["e1", code, (errorMessage ?? "").replacingOccurrences(of: "\t", with: " ")].joined(separator: "\t")
+        }
+        guard let p = probe else { return "e1\tnot_media\tno facts" }
+        func opt<T>(_ v: T?) -> String { v.map { "\($0)" } ?? "-" }
+        return ["p1", String(p.frameCount), p.container, p.videoCodec, String(p.width), String(p.height),
+                opt(p.duration), opt(p.headerFrameCount), opt(p.countedPackets), p.indexPastEnd ? "1" : "0",
+                p.moovBeforeMdat.map { $0 ? "1" : "0" } ?? "-", opt(p.decodeErrors), String(p.fileSize)].joined(separator: "\t")
+    }
+
+    public init?(cacheLine line: String) {
+        let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        if f.first == "e1", f.count == 3 {
+            self.init(frames: nil, probe: nil, errorCode: f[1], errorMessage: f[2])
+            return
+        }
+        guard f.first == "p1", f.count == 13, let frames = Int(f[1]), let width = Int(f[4]), let height = Int(f[5]),
+              let size = Int64(f[12]) else { return nil }
+        let probe = ProbeResult(
+            container: f[2], videoCodec: f[3], width: width, height: height,
+            duration: f[6] == "-" ? nil : Double(f[6]), headerFrameCount: f[7] == "-" ? nil : Int(f[7]),
+            countedPackets: f[8] == "-" ? nil : Int(f[8]), indexPastEnd: f[9] == "1",
+            moovBeforeMdat: f[10] == "-" ? nil : f[10] == "1", decodeErrors: f[11] == "-" ? nil : Int(f[11]),
+            fileSize: size)
+        self.init(frames: frames, probe: probe, errorCode: nil, errorMessage: nil)
+    }
+}
+
 public struct FileVerification: Sendable, Equatable {
     public var kind: FileKind
     public var storedPath: String

@@ -51,7 +51,16 @@ public struct Verifier: Sendable {
             // One cache query per batch instead of one per file.
             let paths = me.full ? [] : batch.flatMap { $0.files.map { me.mediaRoot.resolve($0.path) } }
             let cache = (try? catalog.cachedVerifications(paths: paths, depth: me.depth.rawValue)) ?? [:]
-            let results = pool.map(batch) { record in me.verify(record, cache: cache) }
+            // Real paths of the batch's folders, resolved once each (not once per file).
+            var folders: [String: String] = [:]
+            for r in batch {
+                for f in r.files {
+                    let dir = (me.mediaRoot.resolve(f.path) as NSString).deletingLastPathComponent
+                    if folders[dir] == nil { folders[dir] = MediaRoot.realPath(dir) ?? "" }
+                }
+            }
+            let realFolders = folders
+            let results = pool.map(batch) { record in me.verify(record, cache: cache, realFolders: realFolders) }
             batch.removeAll(keepingCapacity: true)
             var fresh: [VerificationCacheEntry] = []
             for (result, newEntries) in results {
@@ -79,7 +88,8 @@ public struct Verifier: Sendable {
     }
 
     /// One record; returns cache entries to store for files that were probed.
-    func verify(_ record: VideoRecord, cache: [String: VerificationCacheEntry]) -> (RecordVerification, [VerificationCacheEntry]) {
+    func verify(_ record: VideoRecord, cache: [String: VerificationCacheEntry],
+                realFolders: [String: String] = [:]) -> (RecordVerification, [VerificationCacheEntry]) {
         var issues: [VerifyIssue] = []
         var files: [FileVerification] = []
         var entries: [VerificationCacheEntry] = []
@@ -93,7 +103,8 @@ public struct Verifier: Sendable {
             case .failure(let error):
                 file.facts = FileFacts(.failure(error))
             case .success(let identity):
-                if !mediaRoot.containsRealPath(of: resolved) {
+                let folder = realFolders[(resolved as NSString).deletingLastPathComponent]
+                if !mediaRoot.contains(resolved, realFolder: folder?.isEmpty == false ? folder : nil) {
                     issues.append(VerifyIssue("outside_media_root", .error, file: kind,
                                               "the file's real path \(MediaRoot.realPath(resolved) ?? resolved) lies outside the media root"))
                     files.append(file)
@@ -106,12 +117,13 @@ public struct Verifier: Sendable {
                     let facts = FileFacts(probe(resolved))
                     file.facts = facts
                     file.probed = true
-                    if let json = try? JSONEncoder().encode(facts) {
+                    // A read error may pass (a flaky mount): only verdicts the bytes decide are cached.
+                    if facts.errorCode != "unreadable" {
                         entries.append(VerificationCacheEntry(
                             path: resolved, size: identity.size,
                             mtimeNanoseconds: identity.mtimeSeconds &* 1_000_000_000 &+ identity.mtimeNanoseconds,
                             inode: Int64(bitPattern: identity.inode), depth: depth.rawValue, toolVersion: toolVersion,
-                            resultJSON: String(decoding: json, as: UTF8.self), checkedAt: ""))
+                            resultJSON: facts.cacheLine, checkedAt: ""))
                     }
                 }
             }
@@ -136,6 +148,6 @@ public struct Verifier: Sendable {
               entry.mtimeNanoseconds == id.mtimeSeconds &* 1_000_000_000 &+ id.mtimeNanoseconds,
               entry.inode == Int64(bitPattern: id.inode),
               entry.toolVersion == toolVersion else { return nil }
-        return try? JSONDecoder().decode(FileFacts.self, from: Data(entry.resultJSON.utf8))
+        return FileFacts(cacheLine: entry.resultJSON)
     }
 }

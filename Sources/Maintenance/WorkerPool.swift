@@ -11,17 +11,25 @@ public struct WorkerPool: Sendable {
 
     public static var defaultWorkers: Int { ProcessInfo.processInfo.activeProcessorCount }
 
-    public func map<T: Sendable, R: Sendable>(_ items: [T], _ transform: @Sendable (T) -> R) -> [R] {
+    public func map<T: Sendable, R: Sendable>(_ items: [T], _ transform: @escaping @Sendable (T) -> R) -> [R] {
         if items.count <= 1 || workers == 1 { return items.map(transform) }
         let results = ResultSlots<R>(count: items.count)
         let next = Counter()
-        DispatchQueue.concurrentPerform(iterations: min(workers, items.count)) { _ in
-            while true {
-                let i = next.take()
-                guard i < items.count else { return }
-                results.set(i, transform(items[i]))
+        // Real threads, not concurrentPerform: that caps at the core count, and --jobs above
+        // it matters when workers wait on a network (verify --via).
+        let done = DispatchGroup()
+        for _ in 0..<min(workers, items.count) {
+            done.enter()
+            Thread.detachNewThread {
+                while true {
+                    let i = next.take()
+                    guard i < items.count else { break }
+                    results.set(i, transform(items[i]))
+                }
+                done.leave()
             }
         }
+        done.wait()
         return results.values()
     }
 }

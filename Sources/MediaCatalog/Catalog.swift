@@ -16,9 +16,11 @@ public protocol Catalog: Sendable {
     /// Many records in one transaction (import): all or none.
     func insert(_ records: [NewRecord]) throws -> [VideoRecord]
 
-    /// Deletes the records in one transaction. `journal` receives every column of every
-    /// row before anything is deleted and must make it durable; if it throws, nothing is deleted.
-    func delete(ids: [Int64], journal: ([CatalogRow]) throws -> Void) throws
+    /// Deletes the records in one transaction, as they were judged: a record that vanished or
+    /// whose uuid or files changed since makes the whole deletion refuse. `journal` receives
+    /// every column of every row before anything is deleted and must make it durable; if it
+    /// throws, nothing is deleted.
+    func delete(_ judged: [VideoRecord], journal: ([CatalogRow]) throws -> Void) throws
 
     /// Ids and uuids among `rows` already taken in the catalog, described for a message.
     func restoreConflicts(rows: [CatalogRow]) throws -> [String]
@@ -49,5 +51,18 @@ public struct NewRecord: Sendable, Equatable {
         self.rawFile = rawFile
         self.processedFile = processedFile
         self.uuid = uuid
+    }
+}
+
+extension Catalog {
+    /// Deletes by id whatever the rows hold now (for callers that did not judge them).
+    public func delete(ids: [Int64], journal: ([CatalogRow]) throws -> Void) throws {
+        let current = try ids.map { id -> VideoRecord in
+            guard let r = try record(id: id) else {
+                throw CatalogError.conflict("record \(id) vanished before deletion; nothing was deleted")
+            }
+            return r
+        }
+        try delete(current, journal: journal)
     }
 }

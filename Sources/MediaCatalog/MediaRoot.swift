@@ -20,6 +20,8 @@ public struct MediaRoot: Sendable, Equatable {
 
     /// Removes `.` and `..` lexically (without touching the file system, unlike realpath).
     public static func standardize(_ path: String) -> String {
+        // Most paths are already standard: no "//", no "." or ".." component, no trailing "/".
+        if isStandard(path) { return path }
         var parts: [Substring] = []
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
             if part == "." { continue }
@@ -27,6 +29,38 @@ public struct MediaRoot: Sendable, Equatable {
             parts.append(part)
         }
         return "/" + parts.joined(separator: "/")
+    }
+
+    /// Absolute, no empty, "." or ".." component, no trailing slash: a byte scan, no allocation.
+    static func isStandard(_ path: String) -> Bool {
+        var utf8 = path.utf8.makeIterator()
+        guard utf8.next() == UInt8(ascii: "/") else { return false }
+        var componentLength = 0
+        var dots = 0
+        var sawAny = false
+        while let c = utf8.next() {
+            sawAny = true
+            if c == UInt8(ascii: "/") {
+                if componentLength == 0 || componentLength == dots && dots <= 2 { return false }
+                componentLength = 0
+                dots = 0
+            } else {
+                componentLength += 1
+                if c == UInt8(ascii: ".") { dots += 1 }
+            }
+        }
+        if !sawAny { return true } // "/"
+        return componentLength > 0 && !(componentLength == dots && dots <= 2)
+    }
+
+    /// Whether a file lies inside the root, given its folder's real path (resolved once per
+    /// folder by the caller): only a symlinked file itself then needs a full realpath.
+    public func contains(_ absolute: String, realFolder: String?) -> Bool {
+        var st = stat()
+        if lstat(absolute, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK { return containsRealPath(of: absolute) }
+        guard let folder = realFolder else { return containsRealPath(of: absolute) }
+        let name = (absolute as NSString).lastPathComponent
+        return containsRealPath(resolved: folder == "/" ? "/" + name : folder + "/" + name)
     }
 
     /// The absolute path a stored path stands for.

@@ -199,19 +199,23 @@ public final class SQLiteCatalog: Catalog {
 
     // MARK: deletion and restore
 
-    public func delete(ids: [Int64], journal: ([CatalogRow]) throws -> Void) throws {
+    public func delete(_ judged: [VideoRecord], journal: ([CatalogRow]) throws -> Void) throws {
         try pool.write { db in
             var rows: [CatalogRow] = []
-            rows.reserveCapacity(ids.count)
-            for id in ids {
-                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM videos WHERE id = ?", arguments: [id]) else {
-                    throw CatalogError.conflict("record \(id) vanished before deletion; nothing was deleted")
+            rows.reserveCapacity(judged.count)
+            for expected in judged {
+                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM videos WHERE id = ?", arguments: [expected.id]) else {
+                    throw CatalogError.conflict("record \(expected.id) vanished before deletion; nothing was deleted")
+                }
+                let now = Self.record(row)
+                if now.uuid != expected.uuid || now.rawFile != expected.rawFile || now.processedFile != expected.processedFile {
+                    throw CatalogError.conflict("record \(expected.id) changed since it was checked; nothing was deleted (run cleanup again)")
                 }
                 rows.append(Self.catalogRow(row))
             }
             try journal(rows)
             let statement = try db.makeStatement(sql: "DELETE FROM videos WHERE id = ?")
-            for id in ids { try statement.execute(arguments: [id]) }
+            for r in judged { try statement.execute(arguments: [r.id]) }
             // Test hook: die inside the open transaction to prove an interrupted apply changes nothing.
             if ProcessInfo.processInfo.environment["MEDIALIB_FAULT"] == "abort-before-commit" { abort() }
         }

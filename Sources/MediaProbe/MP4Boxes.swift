@@ -28,7 +28,9 @@ enum MP4Boxes {
             if type == "moov" { return true }
             if type == "mdat" { return false }
             guard size >= 8 else { return nil }
-            offset += size
+            let (next, overflow) = offset.addingReportingOverflow(size)
+            guard !overflow else { return nil }
+            offset = next
         }
         return nil
     }

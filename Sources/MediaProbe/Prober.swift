@@ -131,7 +131,9 @@ final class Demuxer {
         // Entries are in time order, not byte order; check the tail where the latest bytes live.
         for i in max(0, count - 64)..<count {
             guard let entry = avformat_index_get_entry(stream, i) else { continue }
-            furthest = max(furthest, entry.pointee.pos + Int64(entry.pointee.size))
+            // Values come from the file: a hostile index must not trap on overflow.
+            let (end, overflow) = entry.pointee.pos.addingReportingOverflow(Int64(entry.pointee.size))
+            furthest = max(furthest, overflow ? Int64.max : end)
         }
         return furthest > fileSize
     }

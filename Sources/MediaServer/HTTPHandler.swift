@@ -136,6 +136,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func write(_ response: Response, for head: HTTPRequestHead, started: NIODeadline, context: ChannelHandlerContext) {
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: response.status,
                                                               headers: response.headers))), promise: nil)
+        let progress = Progress()
         let isHead = head.method == .HEAD
         var file: OpenedFile?
         var handle: NIOFileHandle?
@@ -168,8 +169,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             if isHead { _ = close(f.descriptor); break }
             let h = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: f.descriptor)
             (file, handle, mustHold) = (f, h, range.last + 1)
-            let region = FileRegion(fileHandle: h, readerIndex: Int(range.first), endIndex: Int(range.last + 1))
-            context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil)
+            writeRegion(h, range, context: context, progress: progress)
         case .multipart(let f, let multipart):
             if isHead { _ = close(f.descriptor); break }
             let h = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: f.descriptor)
@@ -177,8 +177,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             for part in multipart.parts {
                 mustHold = max(mustHold, part.range.last + 1)
                 context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: part.header)))), promise: nil)
-                let region = FileRegion(fileHandle: h, readerIndex: Int(part.range.first), endIndex: Int(part.range.last + 1))
-                context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil)
+                writeRegion(h, part.range, context: context, progress: progress)
             }
             context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: multipart.trailer)))), promise: nil)
         }
@@ -210,6 +209,9 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                     if let size = file.currentSize(), size < mustHold {
                         self.responder.log("warning: \(file.filename) shrank to \(size) bytes while being sent; closing the connection")
                         context.close(promise: nil)
+                    } else if NIODeadline.now() - progress.last > self.configuration.sendTimeout {
+                        self.responder.log("warning: \(self.remote) stopped reading \(file.filename); closing the connection")
+                        context.close(promise: nil)
                     } else {
                         check()
                     }
@@ -235,6 +237,32 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         requestTimer = context.eventLoop.assumeIsolated().scheduleTask(in: configuration.requestHeadTimeout) {
             guard self.inFlight == 0 else { return }
             context.close(promise: nil)
+        }
+    }
+
+    /// When the last piece of a file body left for the socket.
+    final class Progress {
+        var last = NIODeadline.now()
+    }
+
+    /// Large bodies go out as a series of sendfile regions; each one completing is progress,
+    /// which is how a client that stops reading is told from a slow one.
+    static let regionSize: Int64 = 256 * 1024
+
+    private func writeRegion(_ handle: NIOFileHandle, _ range: ByteRange, context: ChannelHandlerContext, progress: Progress) {
+        var start = range.first
+        let end = range.last + 1
+        while start < end {
+            let stop = min(end, start + Self.regionSize)
+            let region = FileRegion(fileHandle: handle, readerIndex: Int(start), endIndex: Int(stop))
+            if stop < end {
+                let written = context.eventLoop.makePromise(of: Void.self)
+                written.futureResult.assumeIsolated().whenSuccess { progress.last = .now() }
+                context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: written)
+            } else {
+                context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil)
+            }
+            start = stop
         }
     }
 

@@ -55,34 +55,52 @@ struct Responder: Sendable {
 
     func videoList() -> Response {
         var items: [String] = []
+        var page: [VideoRecord] = []
         do {
-            try catalog.forEachRecord { r in
-                var fields = ["\"id\":\(r.id)", "\"uuid\":\(JSON.string(r.uuid))"]
-                for kind in FileKind.allCases {
-                    guard let stored = r.path(for: kind) else {
-                        fields.append("\"\(kind.rawValue)\":null")
-                        continue
-                    }
-                    let resolved = mediaRoot.resolve(stored)
-                    var st = stat()
-                    let exists = stat(resolved, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
-                    var frames = "null"
-                    if exists, let cached = try? catalog.cachedVerification(path: resolved, depth: "standard"),
-                       cached.size == Int64(st.st_size), let n = Self.frames(inCachedResult: cached.resultJSON) {
-                        frames = String(n)
-                    }
-                    fields.append("\"\(kind.rawValue)\":{\"path\":\(JSON.string(stored)),\"exists\":\(exists),\"size\":\(exists ? String(st.st_size) : "null"),\"frames\":\(frames)}")
-                }
-                items.append("{" + fields.joined(separator: ",") + "}")
+            // Pages of records share one cache query instead of one per file.
+            func flush() throws {
+                let paths = page.flatMap { r in FileKind.allCases.compactMap { r.path(for: $0).map(mediaRoot.resolve) } }
+                let cache = (try? catalog.cachedVerifications(paths: paths, depth: "standard")) ?? [:]
+                for r in page { items.append(listItem(r, cache)) }
+                page.removeAll(keepingCapacity: true)
             }
+            try catalog.forEachRecord { r in
+                page.append(r)
+                if page.count >= 500 { try flush() }
+            }
+            try flush()
         } catch {
             return .error(.serviceUnavailable, "catalog unavailable: \(error)")
         }
         return .json(.ok, "[" + items.joined(separator: ",") + "]")
     }
 
+    func listItem(_ r: VideoRecord, _ cache: [String: VerificationCacheEntry]) -> String {
+        var fields = ["\"id\":\(r.id)", "\"uuid\":\(JSON.string(r.uuid))"]
+        for kind in FileKind.allCases {
+            guard let stored = r.path(for: kind) else {
+                fields.append("\"\(kind.rawValue)\":null")
+                continue
+            }
+            let resolved = mediaRoot.resolve(stored)
+            var st = stat()
+            let exists = stat(resolved, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+            var frames = "null"
+            if exists, let cached = cache[resolved], cached.size == Int64(st.st_size),
+               let n = Self.frames(inCachedResult: cached.resultJSON) {
+                frames = String(n)
+            }
+            fields.append("\"\(kind.rawValue)\":{\"path\":\(JSON.string(stored)),\"exists\":\(exists),\"size\":\(exists ? String(st.st_size) : "null"),\"frames\":\(frames)}")
+        }
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
     /// Frame counts come from verify's cache; the server never probes on a request.
     static func frames(inCachedResult json: String) -> Int? {
+        // verify's compact line ("p1<TAB>frames<TAB>..."), or JSON with a "frames" key.
+        if json.hasPrefix("p1\t") {
+            return json.split(separator: "\t", maxSplits: 2).dropFirst().first.flatMap { Int($0) }
+        }
         guard let obj = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { return nil }
         return obj["frames"] as? Int
     }

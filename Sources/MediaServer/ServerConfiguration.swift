@@ -10,6 +10,9 @@ public struct ServerConfiguration: Sendable {
     /// A connection must deliver a complete request head within this time of opening or of its
     /// previous response ending; defeats slow-loris clients and reaps idle keep-alives.
     public var requestHeadTimeout: TimeAmount = .seconds(30)
+    /// A response that makes no progress for this long (a client that stopped reading) is cut,
+    /// freeing its descriptor and connection slot.
+    public var sendTimeout: TimeAmount = .seconds(60)
     /// Largest request head accepted (431 beyond).
     public var maxHeadBytes: Int = 32 * 1024
     /// Ranges honoured in one request (CVE-2011-3192); more and the whole file is sent.

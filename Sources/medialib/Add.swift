@@ -28,6 +28,9 @@ struct Add: ParsableCommand {
         let root = try Registration.mediaRoot(global, catalog)
         let rawStored = try raw.map { try Registration.storedPath($0, root: root) }
         let processedStored = try processed.map { try Registration.storedPath($0, root: root) }
+        for path in [rawStored, processedStored].compactMap({ $0 }) where path.hasPrefix("/") {
+            Console.error("warning: \(path) lies outside the media root \(root.path); it is stored absolute, and serve and verify refuse files outside the root (set --media-root)")
+        }
         for path in [rawStored, processedStored].compactMap({ $0 }) {
             if let known = try catalog.records(namingPath: path).first {
                 throw Failure(code: Exit.cannotRun, message: "error: \(path) is already registered as record \(known.id)")
@@ -45,8 +48,11 @@ struct Add: ParsableCommand {
 enum Registration {
     /// The root new paths are stored against; the first registration records it in the
     /// catalog so later runs from another folder resolve the same files.
-    static func mediaRoot(_ global: GlobalOptions, _ catalog: SQLiteCatalog) throws -> MediaRoot {
-        let root = try global.resolveMediaRoot(catalog)
+    static func mediaRoot(_ global: GlobalOptions, _ catalog: SQLiteCatalog, fallback: String? = nil) throws -> MediaRoot {
+        var root = try global.resolveMediaRoot(catalog)
+        if global.explicitMediaRoot == nil, try catalog.setting(CatalogSettingKey.mediaRoot) == nil, let fallback {
+            root = MediaRoot(fallback)
+        }
         if try catalog.setting(CatalogSettingKey.mediaRoot) == nil {
             try catalog.setSetting(CatalogSettingKey.mediaRoot, root.path)
         }

@@ -21,7 +21,8 @@ struct Import: ParsableCommand {
             throw Failure(code: Exit.usage, message: "error: \(dir) is not a folder")
         }
         let catalog = try global.openCatalog(.create)
-        let root = try Registration.mediaRoot(global, catalog)
+        // A first import with no root known makes the imported folder the root.
+        let root = try Registration.mediaRoot(global, catalog, fallback: folder)
         var known = 0
         var fresh: [NewRecord] = []
         for file in Self.videoFiles(under: folder) {

@@ -16,10 +16,15 @@ struct Restore: ParsableCommand {
 
     func run() throws {
         let loaded: Journal
+        guard FileManager.default.fileExists(atPath: journal) else {
+            throw Failure(code: Exit.usage, message: "error: no such journal: \(journal)")
+        }
         do { loaded = try Restorer.load(journal) } catch {
             throw Failure(code: Exit.cannotRun, message: "error: \(Console.describe(error))")
         }
-        if loaded.header.catalog != global.catalogPath && !force {
+        let sameCatalog = (MediaRoot.realPath(loaded.header.catalog) ?? loaded.header.catalog)
+            == (MediaRoot.realPath(global.catalogPath) ?? global.catalogPath)
+        if !sameCatalog && !force {
             throw Failure(code: Exit.cannotRun, message: "error: the journal was written for the catalog \(loaded.header.catalog), not \(global.catalogPath); pass --db \(loaded.header.catalog), or --force to restore into this one. Nothing was changed.")
         }
         let catalog = try global.openCatalog(.write)

@@ -30,13 +30,17 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("head-timeout"), help: "Seconds a connection may take to send a complete request head.")
     var headTimeout = 30
 
+    @Option(name: .customLong("send-timeout"), help: "Seconds a response may make no progress (a client that stops reading) before the connection is closed.")
+    var sendTimeout = 60
+
     @Flag(name: .customLong("no-access-log"), help: "Do not log one line per request on stderr.")
     var noAccessLog = false
 
     func validate() throws {
         if !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
         if maxConnections < 1 { throw ValidationError("--max-connections must be 1 or more") }
-        if headTimeout < 1 { throw ValidationError("--head-timeout must be 1 or more") }
+        if !(1...86_400).contains(headTimeout) { throw ValidationError("--head-timeout must be between 1 and 86400 seconds") }
+        if !(1...86_400).contains(sendTimeout) { throw ValidationError("--send-timeout must be between 1 and 86400 seconds") }
     }
 
     /// SIGINT and SIGTERM, blocked in every thread (NIO's included, which inherit the mask)
@@ -64,6 +68,7 @@ struct Serve: ParsableCommand {
         config.corsOrigins = Set(origins)
         config.maxConnections = maxConnections
         config.requestHeadTimeout = .seconds(Int64(headTimeout))
+        config.sendTimeout = .seconds(Int64(sendTimeout))
         config.accessLog = !noAccessLog
         let server = MediaHTTPServer(configuration: config, catalog: catalog, mediaRoot: root) { Console.error($0) }
         let address: SocketAddress

@@ -51,7 +51,7 @@ struct Verify: ParsableCommand {
         if minFrames < 0 { throw ValidationError("--min-frames must be 0 or more") }
         if jobs < 1 { throw ValidationError("--jobs must be 1 or more") }
         if let via, !via.hasPrefix("http://") { throw ValidationError("--via takes an http:// URL") }
-        if viaTimeout <= 0 { throw ValidationError("--via-timeout must be positive") }
+        if !(viaTimeout > 0 && viaTimeout <= 3600) { throw ValidationError("--via-timeout must be a number of seconds between 0 and 3600") }
     }
 
     func run() throws {

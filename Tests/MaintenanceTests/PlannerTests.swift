@@ -16,6 +16,7 @@ struct JudgeCase: Sendable, CustomTestStringConvertible {
     var minFrames: Int = 10
     /// Expected reasons as (code, file kind).
     var reasons: [(String, FileKind?)]
+    /// Every reason says the file could not be reached (what the mass-deletion guard counts).
     var missingOnly: Bool = false
     var testDescription: String { name }
 }
@@ -26,8 +27,10 @@ private func bad(_ kind: FileKind, _ error: ProbeError) -> FileSpec { FileSpec(k
 let judgeCases: [JudgeCase] = [
     JudgeCase(name: "no files", files: [], reasons: [("no_files", nil)]),
     JudgeCase(name: "missing raw", files: [bad(.raw, .missing)], reasons: [("missing_file", .raw)], missingOnly: true),
-    JudgeCase(name: "raw is a folder", files: [bad(.raw, .notRegularFile)], reasons: [("not_regular_file", .raw)]),
-    JudgeCase(name: "unreadable raw", files: [bad(.raw, .unreadable("Permission denied"))], reasons: [("unreadable", .raw)]),
+    JudgeCase(name: "raw is a folder", files: [bad(.raw, .notRegularFile)], reasons: [("not_regular_file", .raw)], missingOnly: true),
+    JudgeCase(name: "unreadable raw", files: [bad(.raw, .unreadable("Permission denied"))], reasons: [("unreadable", .raw)], missingOnly: true),
+    JudgeCase(name: "raw missing, processed unreadable", files: [bad(.raw, .missing), bad(.processed, .unreadable("Stale file handle"))],
+              reasons: [("missing_file", .raw), ("unreadable", .processed)], missingOnly: true),
     JudgeCase(name: "empty raw", files: [bad(.raw, .empty)], reasons: [("empty_file", .raw)]),
     JudgeCase(name: "text raw", files: [bad(.raw, .notMedia("Invalid data"))], reasons: [("not_media", .raw)]),
     JudgeCase(name: "audio-only raw", files: [bad(.raw, .noVideoStream)], reasons: [("no_video_stream", .raw)]),

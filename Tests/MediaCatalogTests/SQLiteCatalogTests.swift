@@ -607,3 +607,26 @@ struct CatalogBatchTests {
         #expect(deep == ["v/1.mp4": entries[1]])
     }
 }
+
+@Suite("deleting judged records")
+struct JudgedDeletionTests {
+    @Test("a record that changed since it was judged makes the deletion refuse, deleting nothing")
+    func changedSinceJudged() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("judged-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let catalog = try SQLiteCatalog(path: dir.appendingPathComponent("c.sqlite").path, access: .create)
+        let a = try catalog.insert(rawFile: "a.mp4", processedFile: nil, uuid: nil)
+        let b = try catalog.insert(rawFile: "b.mp4", processedFile: nil, uuid: nil)
+        var stale = b
+        stale.rawFile = "old-b.mp4" // what the checker saw before another writer re-pointed it
+        var journaled = false
+        #expect(throws: CatalogError.self) {
+            try catalog.delete([a, stale]) { _ in journaled = true }
+        }
+        #expect(!journaled)
+        #expect(try catalog.recordCount() == 2)
+        try catalog.delete([a, b]) { rows in #expect(rows.count == 2) }
+        #expect(try catalog.recordCount() == 0)
+    }
+}

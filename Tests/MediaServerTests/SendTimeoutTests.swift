@@ -1,0 +1,50 @@
+// A client that asks for a large file and stops reading must not hold its connection,
+// descriptor and slot forever (slow loris on the sending side).
+
+import Foundation
+import Testing
+
+@Suite("send timeout")
+struct SendTimeoutTests {
+    @Test("a client that stops reading a large body is cut after the send timeout; a reading one is not")
+    func stalledReader() async throws {
+        let (lib, server) = try await startServer { $0.sendTimeout = .seconds(1) }
+        defer { server.stop() }
+        try lib.writeLarge(megabytes: 16, to: "huge.mp4")
+        let id = try lib.add("huge", raw: "huge.mp4").id
+        let expected = try lib.contents("huge.mp4")
+        let (stalledClosed, steady) = try await io { () -> (Bool, [UInt8]) in
+            let stalled = try server.connect(timeout: 10, receiveBuffer: 16 * 1024)
+            defer { stalled.close() }
+            try stalled.sendRequest("GET", videoPath(id))
+            // Read nothing for a while: the server's socket buffer fills and progress stops.
+            Thread.sleep(forTimeInterval: 3)
+            let closed = stalled.peerHasClosedAfterDraining()
+            // A client reading steadily gets the whole file, though it takes longer than the timeout.
+            let reader = try server.connect(timeout: 10, receiveBuffer: 64 * 1024)
+            defer { reader.close() }
+            try reader.sendRequest("GET", videoPath(id))
+            let head = try reader.readResponseHead()
+            #expect(head.status == 200)
+            return (closed, try reader.readBody(count: expected.count))
+        }
+        #expect(stalledClosed, "a connection that stopped reading is still open")
+        expectSameBytes(steady, expected, "steady reader")
+    }
+}
+
+extension RawConnection {
+    /// Reads whatever is buffered (up to 64 MiB, without waiting) and reports whether the
+    /// peer's close came after it: the FIN sits behind unread data, where MSG_PEEK cannot see it.
+    func peerHasClosedAfterDraining() -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var total = 0
+        while total < 64 << 20 {
+            let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            if n == 0 { return true }
+            if n < 0 { return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR }
+            total += n
+        }
+        return false
+    }
+}
