@@ -42,14 +42,23 @@ def wait_port(port, timeout=10):
     raise SystemExit(f"port {port} never opened")
 
 
-def hwm_kib(pids):
+def status_kib(pids, field):
     total = 0
     for pid in pids:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     total += int(line.split()[1])
     return total
+
+
+def hwm_kib(pids):
+    return status_kib(pids, "VmHWM")
+
+
+def anon_kib(pids):
+    """Private (anonymous) memory now: RSS without the shared libraries' pages."""
+    return status_kib(pids, "RssAnon")
 
 
 def prepare():
@@ -191,6 +200,7 @@ def serving():
     write_lua()
     results = {}
     rss = {"medialib": [], "nginx": []}
+    anon = {"medialib": [], "nginx": []}
     for rnd in range(ROUNDS):
         order = [Medialib(), Nginx()] if rnd % 2 == 0 else [Nginx(), Medialib()]
         for server in order:
@@ -200,6 +210,7 @@ def serving():
                     results.setdefault((case, server.name), []).append(wrk(server.url, conns, extra))
                     if i == 1:  # after both 128-connection cases
                         rss[server.name].append(hwm_kib(server.pids()))
+                        anon[server.name].append(anon_kib(server.pids()))
             finally:
                 server.stop()
     for case, _, _, kind in CASES:
@@ -218,6 +229,9 @@ def serving():
     mr, nr = statistics.median(rss["medialib"]), statistics.median(rss["nginx"])
     rows.append(("serve vs nginx", "peak RSS, 128-connection cases", f"{mr / 1024:.1f} MiB", f"{nr / 1024:.1f} MiB",
                  nr / mr, "ratio = nginx/medialib; nginx: master + 2 workers"))
+    ma, na = statistics.median(anon["medialib"]), statistics.median(anon["nginx"])
+    rows.append(("serve vs nginx", "anonymous RSS after the 128-connection cases", f"{ma / 1024:.1f} MiB",
+                 f"{na / 1024:.1f} MiB", na / ma, "RSS less shared-library pages; ratio = nginx/medialib"))
 
 
 def slow_readers(server, n=1000, seconds=15):
@@ -241,18 +255,21 @@ def slow_readers(server, n=1000, seconds=15):
                     pass
             time.sleep(0.5)
         peak = hwm_kib(server.pids())
+        private = anon_kib(server.pids())
         for s in socks:
             s.close()
-        return peak
+        return peak, private
     finally:
         server.stop()
 
 
 def memory_at_scale():
-    m = slow_readers(Medialib(), seconds=5 if QUICK else 15)
-    n = slow_readers(Nginx(), seconds=5 if QUICK else 15)
+    m, ma = slow_readers(Medialib(), seconds=5 if QUICK else 15)
+    n, na = slow_readers(Nginx(), seconds=5 if QUICK else 15)
     rows.append(("memory at scale", "peak RSS, 1,000 slow readers of the 100 MB file", f"{m / 1024:.1f} MiB",
                  f"{n / 1024:.1f} MiB", n / m, "ratio = nginx/medialib"))
+    rows.append(("memory at scale", "anonymous RSS with 1,000 slow readers connected", f"{ma / 1024:.1f} MiB",
+                 f"{na / 1024:.1f} MiB", na / ma, "RSS less shared-library pages; ratio = nginx/medialib"))
 
 
 # ---------------------------------------------------------------- probing

@@ -137,6 +137,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: response.status,
                                                               headers: response.headers))), promise: nil)
         let progress = Progress()
+        var pieces: [BodyStream.Piece] = []
         let isHead = head.method == .HEAD
         var file: OpenedFile?
         var handle: NIOFileHandle?
@@ -169,24 +170,24 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             if isHead { _ = close(f.descriptor); break }
             let h = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: f.descriptor)
             (file, handle, mustHold) = (f, h, range.last + 1)
-            writeRegion(h, range, context: context, progress: progress)
+            pieces = [.file(range)]
         case .multipart(let f, let multipart):
             if isHead { _ = close(f.descriptor); break }
             let h = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: f.descriptor)
             (file, handle) = (f, h)
             for part in multipart.parts {
                 mustHold = max(mustHold, part.range.last + 1)
-                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: part.header)))), promise: nil)
-                writeRegion(h, part.range, context: context, progress: progress)
+                pieces.append(.bytes(ByteBuffer(bytes: part.header)))
+                pieces.append(.file(part.range))
             }
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: multipart.trailer)))), promise: nil)
+            pieces.append(.bytes(ByteBuffer(bytes: multipart.trailer)))
         }
         let sent = isHead ? 0 : response.contentLength
         inFlight += 1
         var finished = false
         var watch: Scheduled<Void>?
         let line = accessLog.enabled ? "\(remote) \"\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)\" \(response.status.code)" : ""
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { result in
+        let complete: (Result<Void, Error>) -> Void = { result in
             finished = true
             watch?.cancel()
             if let handle { try? handle.close() }
@@ -200,6 +201,11 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 self.accessLog.write("\(line) \(sent) \(Self.format(millis))ms aborted")
                 context.close(promise: nil)
             }
+        }
+        if let handle, !pieces.isEmpty {
+            BodyStream(pieces: pieces, handle: handle, handler: self, context: context, progress: progress, done: complete).pump()
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete(complete)
         }
         // sendfile past a shrunken end returns 0 forever; notice and cut the connection instead.
         if !finished, let file {
@@ -245,27 +251,6 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         var last = NIODeadline.now()
     }
 
-    /// Large bodies go out as a series of sendfile regions; each one completing is progress,
-    /// which is how a client that stops reading is told from a slow one.
-    static let regionSize: Int64 = 256 * 1024
-
-    private func writeRegion(_ handle: NIOFileHandle, _ range: ByteRange, context: ChannelHandlerContext, progress: Progress) {
-        var start = range.first
-        let end = range.last + 1
-        while start < end {
-            let stop = min(end, start + Self.regionSize)
-            let region = FileRegion(fileHandle: handle, readerIndex: Int(start), endIndex: Int(stop))
-            if stop < end {
-                let written = context.eventLoop.makePromise(of: Void.self)
-                written.futureResult.assumeIsolated().whenSuccess { progress.last = .now() }
-                context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: written)
-            } else {
-                context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil)
-            }
-            start = stop
-        }
-    }
-
     /// Bodies up to this size are read and sent with the head; larger ones go out with sendfile.
     static let inlineBodyLimit: Int64 = 16 * 1024
 
@@ -284,5 +269,75 @@ struct AccessLog: Sendable {
         var bytes = Array(line.utf8)
         bytes.append(0x0A)
         _ = bytes.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    }
+}
+
+/// Sends a file body (or a multipart body's pieces) one sendfile region at a time: the next
+/// region is queued only when the previous one has left for the socket. Memory per
+/// connection is one region whatever the file's size (queuing every region of a 100 MB file
+/// at once cost ~80 KB per slow reader), and each completion is progress for the send timeout.
+final class BodyStream {
+    enum Piece {
+        case bytes(ByteBuffer)
+        case file(ByteRange)
+    }
+
+    static let regionSize: Int64 = 256 * 1024
+
+    private let pieces: [Piece]
+    private let handle: NIOFileHandle
+    private let handler: HTTPHandler
+    private let context: ChannelHandlerContext
+    private let progress: HTTPHandler.Progress
+    private let done: (Result<Void, Error>) -> Void
+    private var index = 0
+    private var position: Int64?
+    private var pumping = false
+
+    init(pieces: [Piece], handle: NIOFileHandle, handler: HTTPHandler, context: ChannelHandlerContext,
+         progress: HTTPHandler.Progress, done: @escaping (Result<Void, Error>) -> Void) {
+        self.pieces = pieces
+        self.handle = handle
+        self.handler = handler
+        self.context = context
+        self.progress = progress
+        self.done = done
+    }
+
+    /// Writes until a region is pending. A region that completes while still inside this loop
+    /// (the socket took it at once) continues the loop instead of recursing, so a fast client
+    /// and a huge file cannot exhaust the stack.
+    func pump() {
+        pumping = true
+        defer { pumping = false }
+        while index < pieces.count {
+            switch pieces[index] {
+            case .bytes(let buffer):
+                context.write(handler.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+                index += 1
+            case .file(let range):
+                let start = position ?? range.first
+                let stop = min(range.last + 1, start + Self.regionSize)
+                if stop == range.last + 1 { index += 1; position = nil } else { position = stop }
+                let region = FileRegion(fileHandle: handle, readerIndex: Int(start), endIndex: Int(stop))
+                let written = context.eventLoop.makePromise(of: Void.self)
+                var completedInline = false
+                written.futureResult.assumeIsolated().whenComplete { result in
+                    switch result {
+                    case .failure(let error):
+                        self.index = self.pieces.count + 1 // stop
+                        self.done(.failure(error))
+                    case .success:
+                        self.progress.last = .now()
+                        if self.pumping { completedInline = true } else { self.pump() }
+                    }
+                }
+                context.writeAndFlush(handler.wrapOutboundOut(.body(.fileRegion(region))), promise: written)
+                if !completedInline { return }
+            }
+        }
+        guard index == pieces.count else { return }
+        index += 1
+        context.writeAndFlush(handler.wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete(done)
     }
 }
