@@ -127,7 +127,7 @@ public enum StreamabilityRules {
             out.append(VerifyIssue("not_faststart", .warning, file: kind,
                                    "the moov index comes after the media data; browsers need an extra round trip to start"))
         }
-        let ext = (path as NSString).pathExtension.lowercased()
+        let ext = MediaRoot.pathExtension(path)
         if !browserCodecs.contains(p.videoCodec) {
             out.append(VerifyIssue("codec_not_browser_safe", .warning, file: kind,
                                    "video codec \(p.videoCodec) does not play in every browser (use H.264, VP8, VP9 or AV1)"))

@@ -55,7 +55,7 @@ public struct Verifier: Sendable {
             var folders: [String: String] = [:]
             for r in batch {
                 for f in r.files {
-                    let dir = (me.mediaRoot.resolve(f.path) as NSString).deletingLastPathComponent
+                    let dir = MediaRoot.split(me.mediaRoot.resolve(f.path)).folder
                     if folders[dir] == nil { folders[dir] = MediaRoot.realPath(dir) ?? "" }
                 }
             }
@@ -103,7 +103,7 @@ public struct Verifier: Sendable {
             case .failure(let error):
                 file.facts = FileFacts(.failure(error))
             case .success(let identity):
-                let folder = realFolders[(resolved as NSString).deletingLastPathComponent]
+                let folder = realFolders[MediaRoot.split(resolved).folder]
                 if !mediaRoot.contains(resolved, realFolder: folder?.isEmpty == false ? folder : nil) {
                     issues.append(VerifyIssue("outside_media_root", .error, file: kind,
                                               "the file's real path \(MediaRoot.realPath(resolved) ?? resolved) lies outside the media root"))

@@ -14,7 +14,7 @@ public struct MediaRoot: Sendable, Equatable {
     }
 
     public static func absolute(_ path: String, base: String = FileManager.default.currentDirectoryPath) -> String {
-        let joined = path.hasPrefix("/") ? path : (base as NSString).appendingPathComponent(path)
+        let joined = path.hasPrefix("/") ? path : (base.hasSuffix("/") ? base + path : base + "/" + path)
         return standardize(joined)
     }
 
@@ -53,13 +53,28 @@ public struct MediaRoot: Sendable, Equatable {
         return componentLength > 0 && !(componentLength == dots && dots <= 2)
     }
 
+    /// Folder and name of an absolute path, split at its last slash with a byte search:
+    /// NSString's path methods showed as a fifth of a cached verify of 100,000 records.
+    public static func split(_ path: String) -> (folder: String, name: String) {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return ("", path) }
+        let folder = slash == path.startIndex ? "/" : String(path[..<slash])
+        return (folder, String(path[path.index(after: slash)...]))
+    }
+
+    /// The extension after the last dot of the name, lowercased ("" when none).
+    public static func pathExtension(_ path: String) -> String {
+        let name = split(path).name
+        guard let dot = name.utf8.lastIndex(of: UInt8(ascii: ".")), dot != name.startIndex else { return "" }
+        return String(name[name.index(after: dot)...]).lowercased()
+    }
+
     /// Whether a file lies inside the root, given its folder's real path (resolved once per
     /// folder by the caller): only a symlinked file itself then needs a full realpath.
     public func contains(_ absolute: String, realFolder: String?) -> Bool {
         var st = stat()
         if lstat(absolute, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK { return containsRealPath(of: absolute) }
         guard let folder = realFolder else { return containsRealPath(of: absolute) }
-        let name = (absolute as NSString).lastPathComponent
+        let name = MediaRoot.split(absolute).name
         return containsRealPath(resolved: folder == "/" ? "/" + name : folder + "/" + name)
     }
 
