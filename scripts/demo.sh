@@ -39,4 +39,6 @@ try:
   $BIN cleanup --apply --trash $DEMO/trash
   $BIN restore <the journal it printed>
   $BIN list
+  $BIN verify                  # streamability, for cron (--format json|jsonl)
+  $BIN serve --port 0          # then: curl -i -H 'Range: bytes=-100' <url>api/media/videos/4/
 EOT
