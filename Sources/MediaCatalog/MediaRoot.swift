@@ -58,14 +58,14 @@ public struct MediaRoot: Sendable, Equatable {
     public static func split(_ path: String) -> (folder: String, name: String) {
         guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return ("", path) }
         let folder = slash == path.startIndex ? "/" : String(path[..<slash])
-        return (folder, String(path[path.index(after: slash)...]))
+        return (folder, String(path[path.utf8.index(after: slash)...]))
     }
 
     /// The extension after the last dot of the name, lowercased ("" when none).
     public static func pathExtension(_ path: String) -> String {
         let name = split(path).name
         guard let dot = name.utf8.lastIndex(of: UInt8(ascii: ".")), dot != name.startIndex else { return "" }
-        return String(name[name.index(after: dot)...]).lowercased()
+        return String(name[name.utf8.index(after: dot)...]).lowercased()
     }
 
     /// Whether a file lies inside the root, given its folder's real path (resolved once per

@@ -55,6 +55,9 @@ public struct Prober: Sendable {
         let mustCount = options.counting == .always || options.decode || header == nil || pastEnd
         if mustCount {
             let scan = demuxer.scanVideoPackets(streamIndex: Int(stream.pointee.index), decode: options.decode)
+            // A read error mid-file says nothing about the video: it must not pass for a short
+            // or truncated file (cleanup would delete it, verify would cache the verdict).
+            if let error = scan.readError { return .failure(.unreadable(Demuxer.errorString(error))) }
             result.countedPackets = scan.packets
             if options.decode { result.decodeErrors = scan.decodeErrors }
         }
@@ -138,7 +141,7 @@ final class Demuxer {
         return furthest > fileSize
     }
 
-    struct Scan { var packets = 0; var decodeErrors = 0 }
+    struct Scan { var packets = 0; var decodeErrors = 0; var readError: Int32? }
 
     /// Demuxes every packet of one stream. Packets libav marks corrupt (cut short by EOF) do not count.
     func scanVideoPackets(streamIndex: Int, decode: Bool) -> Scan {
@@ -151,7 +154,17 @@ final class Demuxer {
         var packet = av_packet_alloc()
         defer { av_packet_free(&packet) }
         guard let packet else { return scan }
-        while av_read_frame(ctx, packet) >= 0 {
+        while true {
+            let rc = av_read_frame(ctx, packet)
+            if rc < 0 {
+                // The end, or data cut short (a truncated file): both are facts about the file.
+                // Anything else (EIO, ESTALE, a dropped mount) is about the disk.
+                let ioFailed = ctx.pointee.pb.map { $0.pointee.error < 0 && $0.pointee.error != medialib_averror_eof() } ?? false
+                if ioFailed || (rc != medialib_averror_eof() && Demuxer.isSystemError(rc)) {
+                    scan.readError = ioFailed ? ctx.pointee.pb.pointee.error : rc
+                }
+                break
+            }
             if Int(packet.pointee.stream_index) == streamIndex,
                (packet.pointee.flags & AV_PKT_FLAG_CORRUPT) == 0 {
                 scan.packets += 1
@@ -164,10 +177,15 @@ final class Demuxer {
         return scan
     }
 
+    /// libav errors that carry an errno (AVERROR(e) is -e): the system failed, not the format.
+    static func isSystemError(_ rc: Int32) -> Bool {
+        rc < 0 && -rc < 4096
+    }
+
     static func classify(_ rc: Int32) -> ProbeError {
         switch rc {
         case medialib_averror(ENOENT): return .missing
-        case medialib_averror(EACCES), medialib_averror(EPERM), medialib_averror(EIO):
+        case _ where isSystemError(rc) && rc != medialib_averror(EINVAL):
             return .unreadable(errorString(rc))
         default: return .notMedia(errorString(rc))
         }

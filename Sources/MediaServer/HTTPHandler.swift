@@ -147,6 +147,17 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             break
         case .closeFile(let f):
             _ = close(f.descriptor)
+        case .bytes(let bytes) where bytes.count > Int(BodyStream.regionSize):
+            // A large JSON list streams in slices like a file, so a client that stops reading
+            // meets the send timeout and its unsent bytes do not pile up in the channel.
+            if isHead { break }
+            let whole = ByteBuffer(bytes: bytes)
+            var offset = 0
+            while offset < whole.readableBytes {
+                let length = min(Int(BodyStream.regionSize), whole.readableBytes - offset)
+                pieces.append(.bytes(whole.getSlice(at: whole.readerIndex + offset, length: length)!))
+                offset += length
+            }
         case .bytes(let bytes):
             if !isHead { context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: bytes)))), promise: nil) }
         case .file(let f, let range) where range.length <= Self.inlineBodyLimit:
@@ -202,21 +213,21 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 context.close(promise: nil)
             }
         }
-        if let handle, !pieces.isEmpty {
+        if !pieces.isEmpty {
             BodyStream(pieces: pieces, handle: handle, handler: self, context: context, progress: progress, done: complete).pump()
         } else {
             context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete(complete)
         }
         // sendfile past a shrunken end returns 0 forever; notice and cut the connection instead.
-        if !finished, let file {
+        if !finished, !pieces.isEmpty {
             func check() {
                 watch = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(200)) {
                     guard !finished else { return }
-                    if let size = file.currentSize(), size < mustHold {
+                    if let file, let size = file.currentSize(), size < mustHold {
                         self.responder.log("warning: \(file.filename) shrank to \(size) bytes while being sent; closing the connection")
                         context.close(promise: nil)
                     } else if NIODeadline.now() - progress.last > self.configuration.sendTimeout {
-                        self.responder.log("warning: \(self.remote) stopped reading \(file.filename); closing the connection")
+                        self.responder.log("warning: \(self.remote) stopped reading \(head.uri); closing the connection")
                         context.close(promise: nil)
                     } else {
                         check()
@@ -285,7 +296,7 @@ final class BodyStream {
     static let regionSize: Int64 = 256 * 1024
 
     private let pieces: [Piece]
-    private let handle: NIOFileHandle
+    private let handle: NIOFileHandle?
     private let handler: HTTPHandler
     private let context: ChannelHandlerContext
     private let progress: HTTPHandler.Progress
@@ -294,7 +305,7 @@ final class BodyStream {
     private var position: Int64?
     private var pumping = false
 
-    init(pieces: [Piece], handle: NIOFileHandle, handler: HTTPHandler, context: ChannelHandlerContext,
+    init(pieces: [Piece], handle: NIOFileHandle?, handler: HTTPHandler, context: ChannelHandlerContext,
          progress: HTTPHandler.Progress, done: @escaping (Result<Void, Error>) -> Void) {
         self.pieces = pieces
         self.handle = handle
@@ -311,30 +322,32 @@ final class BodyStream {
         pumping = true
         defer { pumping = false }
         while index < pieces.count {
+            let body: IOData
             switch pieces[index] {
             case .bytes(let buffer):
-                context.write(handler.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+                body = .byteBuffer(buffer)
                 index += 1
             case .file(let range):
+                guard let handle else { index = pieces.count + 1; done(.failure(ChannelError.ioOnClosedChannel)); return }
                 let start = position ?? range.first
                 let stop = min(range.last + 1, start + Self.regionSize)
                 if stop == range.last + 1 { index += 1; position = nil } else { position = stop }
-                let region = FileRegion(fileHandle: handle, readerIndex: Int(start), endIndex: Int(stop))
-                let written = context.eventLoop.makePromise(of: Void.self)
-                var completedInline = false
-                written.futureResult.assumeIsolated().whenComplete { result in
-                    switch result {
-                    case .failure(let error):
-                        self.index = self.pieces.count + 1 // stop
-                        self.done(.failure(error))
-                    case .success:
-                        self.progress.last = .now()
-                        if self.pumping { completedInline = true } else { self.pump() }
-                    }
-                }
-                context.writeAndFlush(handler.wrapOutboundOut(.body(.fileRegion(region))), promise: written)
-                if !completedInline { return }
+                body = .fileRegion(FileRegion(fileHandle: handle, readerIndex: Int(start), endIndex: Int(stop)))
             }
+            let written = context.eventLoop.makePromise(of: Void.self)
+            var completedInline = false
+            written.futureResult.assumeIsolated().whenComplete { result in
+                switch result {
+                case .failure(let error):
+                    self.index = self.pieces.count + 1 // stop
+                    self.done(.failure(error))
+                case .success:
+                    self.progress.last = .now()
+                    if self.pumping { completedInline = true } else { self.pump() }
+                }
+            }
+            context.writeAndFlush(handler.wrapOutboundOut(.body(body)), promise: written)
+            if !completedInline { return }
         }
         guard index == pieces.count else { return }
         index += 1

@@ -2,6 +2,7 @@
 // descriptor and slot forever (slow loris on the sending side).
 
 import Foundation
+import MediaCatalog
 import Testing
 
 @Suite("send timeout")
@@ -30,6 +31,32 @@ struct SendTimeoutTests {
         }
         #expect(stalledClosed, "a connection that stopped reading is still open")
         expectSameBytes(steady, expected, "steady reader")
+    }
+}
+
+@Suite("send timeout for generated bodies")
+struct ListSendTimeoutTests {
+    @Test("a client that stops reading a large JSON list is cut too, and its unsent bytes freed")
+    func stalledListReader() async throws {
+        let (lib, server) = try await startServer(empty: true) { $0.sendTimeout = .seconds(1) }
+        defer { server.stop() }
+        // ~40,000 records: a list of several megabytes, more than socket buffers hold.
+        _ = try lib.catalog.insert((0..<40_000).map { NewRecord(rawFile: "missing/video-\($0).mp4") })
+        let closed = try await io { () -> Bool in
+            let c = try server.connect(timeout: 30, receiveBuffer: 4096)
+            defer { c.close() }
+            try c.sendRequest("GET", "/api/media/videos/")
+            // Building the list takes a while on a loaded machine: stall only once it is on its way.
+            let head = try c.readResponseHead()
+            #expect(head.status == 200)
+            Thread.sleep(forTimeInterval: 3)
+            return c.peerHasClosedAfterDraining()
+        }
+        #expect(closed, "a connection that stopped reading the list is still open")
+        // A reading client still gets the whole list, and it parses.
+        let body = try await io { try server.get("/api/media/videos/").body }
+        let items = try JSONSerialization.jsonObject(with: Data(body)) as? [[String: Any]]
+        #expect(items?.count == 40_000)
     }
 }
 
