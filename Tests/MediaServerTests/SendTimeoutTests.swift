@@ -61,15 +61,24 @@ struct ListSendTimeoutTests {
 }
 
 extension RawConnection {
-    /// Reads whatever is buffered (up to 64 MiB, without waiting) and reports whether the
-    /// peer's close came after it: the FIN sits behind unread data, where MSG_PEEK cannot see it.
+    /// Drains the connection until the peer's close (true) or until nothing arrives for half a
+    /// second (false). The FIN of a server that gave up sits behind the data it had already
+    /// queued, where MSG_PEEK cannot see it; a server that did not give up resumes sending as
+    /// we read, finishes, and then goes quiet without closing.
     func peerHasClosedAfterDraining() -> Bool {
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         var total = 0
-        while total < 64 << 20 {
+        while total < 256 << 20 {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, 500)
+            if ready < 0 { if errno == EINTR { continue }; return false }
+            if ready == 0 { return false }
             let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
             if n == 0 { return true }
-            if n < 0 { return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR }
+            if n < 0 {
+                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { continue }
+                return true // reset: closed as well
+            }
             total += n
         }
         return false
