@@ -68,6 +68,9 @@ struct Scratch: Sendable {
         // A test may leave unreadable files or folders behind; make everything removable first.
         if let walker = FileManager.default.enumerator(atPath: root) {
             while let rel = walker.nextObject() as? String {
+                // Never through a symlink: chmod would follow it to a fixture outside the folder.
+                var st = stat()
+                guard lstat(root + "/" + rel, &st) == 0, (st.st_mode & S_IFMT) != S_IFLNK else { continue }
                 chmod(root + "/" + rel, 0o755)
             }
         }
