@@ -38,14 +38,16 @@ let package = Package(
             "Maintenance", "MediaServer", "MediaCatalog", "MediaProbe",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Locating the package, its fixtures and the built CLI, shared by the test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "HTTPRangesTests", dependencies: ["HTTPRanges"]),
-        .testTarget(name: "MediaCatalogTests", dependencies: ["MediaCatalog"]),
-        .testTarget(name: "MediaProbeTests", dependencies: ["MediaProbe"]),
-        .testTarget(name: "MaintenanceTests", dependencies: ["Maintenance", "MediaCatalog", "MediaProbe"]),
-        .testTarget(name: "MediaServerTests", dependencies: ["MediaServer", "MediaCatalog", "HTTPRanges"]),
+        .testTarget(name: "MediaCatalogTests", dependencies: ["TestSupport", "MediaCatalog"]),
+        .testTarget(name: "MediaProbeTests", dependencies: ["TestSupport", "MediaProbe"]),
+        .testTarget(name: "MaintenanceTests", dependencies: ["TestSupport", "Maintenance", "MediaCatalog", "MediaProbe"]),
+        .testTarget(name: "MediaServerTests", dependencies: ["TestSupport", "MediaServer", "MediaCatalog", "HTTPRanges"]),
         // Resources/ holds C sources the tests compile themselves (an LD_PRELOAD fault injector).
-        .testTarget(name: "EndToEndTests", dependencies: ["MediaCatalog"], exclude: ["Resources"]),
-        .testTarget(name: "VerifyTests", dependencies: ["Maintenance", "MediaCatalog", "MediaProbe", "MediaServer"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "MediaCatalog"], exclude: ["Resources"]),
+        .testTarget(name: "VerifyTests", dependencies: ["TestSupport", "Maintenance", "MediaCatalog", "MediaProbe", "MediaServer"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -22,7 +22,7 @@ public struct FileFinding: Sendable, Equatable {
 }
 
 /// A stable reason code, shared with `verify` where the meaning is the same.
-public struct CleanupReason: Sendable, Equatable, Codable {
+public struct CleanupReason: Sendable, Equatable {
     public var code: String
     public var file: FileKind?
     public var detail: String

@@ -20,8 +20,7 @@ public struct CleanupInspector: Sendable {
         let prober = Prober(options: ProbeOptions(counting: .whenNeeded))
         let root = mediaRoot
         let min = minFrames
-        var batch: [VideoRecord] = []
-        func flush() throws {
+        try catalog.forEachBatch(of: batchSize) { batch in
             let verdicts = pool.map(batch) { record in
                 let files = record.files.map { kind, stored in
                     let resolved = root.resolve(stored)
@@ -30,13 +29,7 @@ public struct CleanupInspector: Sendable {
                 }
                 return CleanupPlanner.judge(record, files: files, minFrames: min)
             }
-            batch.removeAll(keepingCapacity: true)
             for v in verdicts { try visit(v) }
         }
-        try catalog.forEachRecord { record in
-            batch.append(record)
-            if batch.count >= batchSize { try flush() }
-        }
-        try flush()
     }
 }

@@ -3,8 +3,8 @@ import MediaCatalog
 import MediaProbe
 
 /// One finding of `verify`, with a stable code scripts can match on.
-public struct VerifyIssue: Sendable, Equatable, Codable {
-    public enum Severity: String, Sendable, Codable { case error, warning }
+public struct VerifyIssue: Sendable, Equatable {
+    public enum Severity: String, Sendable { case error, warning }
     public var code: String
     public var severity: Severity
     public var file: FileKind?
@@ -19,15 +19,11 @@ public struct VerifyIssue: Sendable, Equatable, Codable {
 }
 
 /// Facts about one file, as probed or as remembered by the cache.
-public struct FileFacts: Sendable, Equatable, Codable {
+public struct FileFacts: Sendable, Equatable {
     public var frames: Int?
     public var probe: ProbeResult?
     public var errorCode: String?
     public var errorMessage: String?
-
-    enum CodingKeys: String, CodingKey {
-        case frames, probe, errorCode = "error", errorMessage = "message"
-    }
 
     public init(_ outcome: Result<ProbeResult, ProbeError>) {
         switch outcome {

@@ -43,25 +43,23 @@ public struct Verifier: Sendable {
     public func run(_ catalog: any Catalog, cacheWritable: Bool,
                     visit: (RecordVerification) throws -> Void) throws -> Counters {
         var counters = Counters()
-        var batch: [VideoRecord] = []
         let pool = WorkerPool(workers: workers)
         let me = self
         let checkedAt = ISO8601DateFormatter().string(from: Date())
-        func flush() throws {
+        try catalog.forEachBatch(of: batchSize) { batch in
+            let paths = batch.flatMap { $0.files.map { me.mediaRoot.resolve($0.path) } }
             // One cache query per batch instead of one per file.
-            let paths = me.full ? [] : batch.flatMap { $0.files.map { me.mediaRoot.resolve($0.path) } }
-            let cache = (try? catalog.cachedVerifications(paths: paths, depth: me.depth.rawValue)) ?? [:]
+            let cache = me.full ? [:] : (try? catalog.cachedVerifications(paths: paths, depth: me.depth.rawValue)) ?? [:]
             // Real paths of the batch's folders, resolved once each (not once per file).
-            var folders: [String: String] = [:]
-            for r in batch {
-                for f in r.files {
-                    let dir = MediaRoot.split(me.mediaRoot.resolve(f.path)).folder
-                    if folders[dir] == nil { folders[dir] = MediaRoot.realPath(dir) ?? "" }
-                }
+            var folders: [String: String?] = [:]
+            for path in paths {
+                let dir = MediaRoot.split(path).folder
+                if folders[dir] == nil { folders[dir] = .some(MediaRoot.realPath(dir)) }
             }
             let realFolders = folders
-            let results = pool.map(batch) { record in me.verify(record, cache: cache, realFolders: realFolders) }
-            batch.removeAll(keepingCapacity: true)
+            let results = pool.map(batch) { record in
+                me.verify(record, cache: cache, realFolders: realFolders, checkedAt: checkedAt)
+            }
             var fresh: [VerificationCacheEntry] = []
             for (result, newEntries) in results {
                 counters.records += 1
@@ -70,26 +68,17 @@ public struct Verifier: Sendable {
                     counters.files += 1
                     if f.cached { counters.cached += 1 } else if f.probed { counters.probed += 1 }
                 }
-                fresh.append(contentsOf: newEntries.map { e in
-                    var e = e
-                    e.checkedAt = checkedAt
-                    return e
-                })
+                fresh.append(contentsOf: newEntries)
                 try visit(result)
             }
             if cacheWritable { try catalog.storeVerifications(fresh) }
         }
-        try catalog.forEachRecord { record in
-            batch.append(record)
-            if batch.count >= batchSize { try flush() }
-        }
-        try flush()
         return counters
     }
 
     /// One record; returns cache entries to store for files that were probed.
     func verify(_ record: VideoRecord, cache: [String: VerificationCacheEntry],
-                realFolders: [String: String] = [:]) -> (RecordVerification, [VerificationCacheEntry]) {
+                realFolders: [String: String?] = [:], checkedAt: String = "") -> (RecordVerification, [VerificationCacheEntry]) {
         var issues: [VerifyIssue] = []
         var files: [FileVerification] = []
         var entries: [VerificationCacheEntry] = []
@@ -103,8 +92,8 @@ public struct Verifier: Sendable {
             case .failure(let error):
                 file.facts = FileFacts(.failure(error))
             case .success(let identity):
-                let folder = realFolders[MediaRoot.split(resolved).folder]
-                if !mediaRoot.contains(resolved, realFolder: folder?.isEmpty == false ? folder : nil) {
+                let folder = realFolders[MediaRoot.split(resolved).folder] ?? nil
+                if !mediaRoot.contains(resolved, realFolder: folder) {
                     issues.append(VerifyIssue("outside_media_root", .error, file: kind,
                                               "the file's real path \(MediaRoot.realPath(resolved) ?? resolved) lies outside the media root"))
                     files.append(file)
@@ -121,9 +110,9 @@ public struct Verifier: Sendable {
                     if facts.errorCode != "unreadable" {
                         entries.append(VerificationCacheEntry(
                             path: resolved, size: identity.size,
-                            mtimeNanoseconds: identity.mtimeSeconds &* 1_000_000_000 &+ identity.mtimeNanoseconds,
+                            mtimeNanoseconds: identity.mtimeSinceEpochNanoseconds,
                             inode: Int64(bitPattern: identity.inode), depth: depth.rawValue, toolVersion: toolVersion,
-                            resultJSON: facts.cacheLine, checkedAt: ""))
+                            resultJSON: facts.cacheLine, checkedAt: checkedAt))
                     }
                 }
             }
@@ -145,7 +134,7 @@ public struct Verifier: Sendable {
     /// A hit needs the same size, mtime (ns), inode, depth and tool version: anything else re-probes.
     func cachedFacts(_ entry: VerificationCacheEntry?, _ id: FileIdentity) -> FileFacts? {
         guard let entry, entry.size == id.size,
-              entry.mtimeNanoseconds == id.mtimeSeconds &* 1_000_000_000 &+ id.mtimeNanoseconds,
+              entry.mtimeNanoseconds == id.mtimeSinceEpochNanoseconds,
               entry.inode == Int64(bitPattern: id.inode),
               entry.toolVersion == toolVersion else { return nil }
         return FileFacts(cacheLine: entry.resultJSON)

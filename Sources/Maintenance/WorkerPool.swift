@@ -1,4 +1,5 @@
 import Foundation
+import MediaCatalog
 
 /// Runs a function over a batch with at most `workers` threads at once, keeping input order.
 /// Callers feed it batches streamed from the catalog, so memory stays flat in the library's size.
@@ -31,6 +32,23 @@ public struct WorkerPool: Sendable {
         }
         done.wait()
         return results.values()
+    }
+}
+
+extension Catalog {
+    /// The records in id order, handed over in batches: what a worker pool gets at a time,
+    /// so memory stays flat in the catalog's size.
+    func forEachBatch(of size: Int, _ body: ([VideoRecord]) throws -> Void) throws {
+        var batch: [VideoRecord] = []
+        batch.reserveCapacity(size)
+        try forEachRecord { record in
+            batch.append(record)
+            if batch.count >= size {
+                try body(batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        if !batch.isEmpty { try body(batch) }
     }
 }
 

@@ -102,8 +102,8 @@ public struct MediaRoot: Sendable, Equatable {
 
     /// Whether a file's real path (symlinks resolved) lies inside the root's real path.
     public func containsRealPath(of absolute: String) -> Bool {
-        guard let file = MediaRoot.realPath(absolute), let root = realRoot ?? MediaRoot.realPath(path) else { return false }
-        return root == "/" || file.hasPrefix(root + "/")
+        guard let file = MediaRoot.realPath(absolute) else { return false }
+        return containsRealPath(resolved: file)
     }
 
     /// Whether an already resolved real path lies inside the root's real path.

@@ -20,13 +20,13 @@ public final class SQLiteCatalog: Catalog {
     public init(path: String, access: Access) throws {
         location = path
         reader = RecordReader(path: path)
-        try Self.checkPath(path, access: access)
+        let size = try Self.checkPath(path, access: access)
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.readonly = access == .read
         config.label = "medialib"
         do {
-            try Self.requireCatalogIfPresent(path)
+            try Self.requireCatalog(path, size: size)
             pool = try DatabasePool(path: path, configuration: config)
             if access != .read {
                 try Self.migrator.migrate(pool)
@@ -49,36 +49,36 @@ public final class SQLiteCatalog: Catalog {
 
     /// Refuses early, with a clear reason, what SQLite would report vaguely or not at all
     /// (root ignores permission bits, so "read-only" is judged from the mode too).
-    private static func checkPath(_ path: String, access: Access) throws {
-        var isDir: ObjCBool = false
-        let fm = FileManager.default
-        guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
-            if access == .create { return }
-            throw CatalogError.notFound(path: path)
+    /// Returns the file's size, or nil when there is no file (and `.create` may make one).
+    private static func checkPath(_ path: String, access: Access) throws -> Int64? {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            if access == .create && errno == ENOENT { return nil }
+            throw errno == ENOENT ? CatalogError.notFound(path: path)
+                                  : CatalogError.cannotOpen(path: path, detail: String(cString: strerror(errno)))
         }
-        if isDir.boolValue { throw CatalogError.isDirectory(path: path) }
-        let size = ((try? fm.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw CatalogError.isDirectory(path: path) }
+        let size = Int64(st.st_size)
         if size == 0 && access != .create {
             throw CatalogError.notADatabase(path: path, detail: "the file is empty")
         }
-        if let handle = FileHandle(forReadingAtPath: path) {
-            let head = (try? handle.read(upToCount: 16)) ?? Data()
-            try? handle.close()
-            if !head.isEmpty && head != Data("SQLite format 3\0".utf8) {
-                throw CatalogError.notADatabase(path: path, detail: "the file does not start with the SQLite header")
-            }
-        } else {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
             throw CatalogError.cannotOpen(path: path, detail: "permission denied")
         }
-        if access != .read && !isWritable(path) { throw CatalogError.readOnly(path: path) }
+        let head = (try? handle.read(upToCount: 16)) ?? Data()
+        try? handle.close()
+        if !head.isEmpty && head != Data("SQLite format 3\0".utf8) {
+            throw CatalogError.notADatabase(path: path, detail: "the file does not start with the SQLite header")
+        }
+        if access != .read && !writable(path, mode: st.st_mode) { throw CatalogError.readOnly(path: path) }
+        return size
     }
 
     /// Only a missing or empty file may receive the schema. Checked through a read-only
     /// connection before the pool opens, because opening the pool switches the file to WAL:
     /// another application's database must be left byte for byte as it was.
-    private static func requireCatalogIfPresent(_ path: String) throws {
-        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber,
-              size.int64Value > 0 else { return }
+    private static func requireCatalog(_ path: String, size: Int64?) throws {
+        guard let size, size > 0 else { return }
         var config = Configuration()
         config.readonly = true
         let queue = try DatabaseQueue(path: path, configuration: config)
@@ -90,10 +90,13 @@ public final class SQLiteCatalog: Catalog {
     }
 
     public static func isWritable(_ path: String) -> Bool {
-        guard access(path, W_OK) == 0 else { return false }
-        guard let attrs = try? FileManager.default.attributesOfItem(atPath: path),
-              let perms = attrs[.posixPermissions] as? Int else { return true }
-        return perms & 0o222 != 0
+        var st = stat()
+        return stat(path, &st) == 0 && writable(path, mode: st.st_mode)
+    }
+
+    /// Writable for this process and, since root passes access(2) regardless, by the mode too.
+    private static func writable(_ path: String, mode: mode_t) -> Bool {
+        Glibc.access(path, W_OK) == 0 && mode & 0o222 != 0
     }
 
     static var migrator: DatabaseMigrator {

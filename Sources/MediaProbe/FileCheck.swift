@@ -20,6 +20,9 @@ public struct FileIdentity: Sendable, Equatable, Hashable, Codable {
         self.device = device
     }
 
+    /// The mtime as one number, as the verification cache keys on it.
+    public var mtimeSinceEpochNanoseconds: Int64 { mtimeSeconds &* 1_000_000_000 &+ mtimeNanoseconds }
+
     public init(_ st: stat) {
         #if canImport(Darwin)
         self.init(size: Int64(st.st_size), mtimeSeconds: Int64(st.st_mtimespec.tv_sec),

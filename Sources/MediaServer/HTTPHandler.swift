@@ -145,8 +145,6 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch response.body {
         case .none:
             break
-        case .closeFile(let f):
-            _ = close(f.descriptor)
         case .bytes(let bytes) where bytes.count > Int(BodyStream.regionSize):
             // A large JSON list streams in slices like a file, so a client that stops reading
             // meets the send timeout and its unsent bytes do not pile up in the channel.

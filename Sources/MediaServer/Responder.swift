@@ -164,12 +164,9 @@ struct Responder: Sendable {
         let honourRange: Bool
         switch evaluateConditions(conditions, ResourceValidators(etag: file.etag, lastModified: file.lastModified)) {
         case .notModified:
-            return Response(status: .notModified, headers: h, body: .closeFile(file))
+            return unsent(file, Response(status: .notModified, headers: h, body: .none))
         case .preconditionFailed:
-            var r = Response.error(.preconditionFailed, "precondition failed", headers: h)
-            r.body = .bytes(Array("{\"error\":\"precondition failed\"}".utf8))
-            closeDescriptor(file)
-            return r
+            return unsent(file, .error(.preconditionFailed, "precondition failed", headers: h))
         case .proceed(let honour):
             honourRange = honour
         }
@@ -183,8 +180,8 @@ struct Responder: Sendable {
         switch chooseRangeResponse(request, size: file.size, contentType: file.contentType, boundary: boundary) {
         case .full:
             h.add(name: "Content-Type", value: file.contentType)
-            let whole = file.size > 0 ? Response.Body.file(file, ByteRange(first: 0, last: file.size - 1)) : .closeFile(file)
-            return Response(status: .ok, headers: h, body: whole)
+            guard file.size > 0 else { return unsent(file, Response(status: .ok, headers: h, body: .none)) }
+            return Response(status: .ok, headers: h, body: .file(file, ByteRange(first: 0, last: file.size - 1)))
         case .single(let range):
             h.add(name: "Content-Type", value: file.contentType)
             h.add(name: "Content-Range", value: contentRange(range, size: file.size))
@@ -194,11 +191,7 @@ struct Responder: Sendable {
             return Response(status: .partialContent, headers: h, body: .multipart(file, multipart))
         case .unsatisfiable:
             h.add(name: "Content-Range", value: unsatisfiedContentRange(size: file.size))
-            var r = Response.error(.rangeNotSatisfiable, "range not satisfiable for \(file.size) bytes", headers: h)
-            closeDescriptor(file)
-            r.headers.remove(name: "Accept-Ranges")
-            r.headers.add(name: "Accept-Ranges", value: "bytes")
-            return r
+            return unsent(file, .error(.rangeNotSatisfiable, "range not satisfiable for \(file.size) bytes", headers: h))
         }
     }
 
@@ -208,7 +201,10 @@ struct Responder: Sendable {
         return values.isEmpty ? nil : values.joined(separator: ", ")
     }
 
-    func closeDescriptor(_ file: OpenedFile) {
+    /// A response that sends none of the file it opened for its validators: the descriptor
+    /// closes here, so only `.file` and `.multipart` bodies carry one to the connection.
+    func unsent(_ file: OpenedFile, _ response: Response) -> Response {
         _ = close(file.descriptor)
+        return response
     }
 }

@@ -10,8 +10,6 @@ struct Response {
         /// One range (or the whole file) straight from the descriptor with sendfile.
         case file(OpenedFile, ByteRange)
         case multipart(OpenedFile, MultipartByteranges)
-        /// The file was opened to learn its validators but nothing of it is sent (304, 412, 416).
-        case closeFile(OpenedFile)
     }
 
     var status: HTTPResponseStatus
@@ -21,7 +19,7 @@ struct Response {
     /// Bytes of body a GET sends; HEAD announces the same length and sends none.
     var contentLength: Int64 {
         switch body {
-        case .none, .closeFile: 0
+        case .none: 0
         case .bytes(let b): Int64(b.count)
         case .file(_, let r): r.length
         case .multipart(_, let m): m.contentLength

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import MediaCatalog
 
-struct Add: ParsableCommand {
+struct Add: ParsableCommand, GlobalCommand {
     static let configuration = CommandConfiguration(
         abstract: "Register one video and print its id.",
         usage: "medialib add RAW [--processed FILE] [--uuid UUID]\nmedialib add --processed FILE")

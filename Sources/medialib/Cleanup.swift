@@ -4,7 +4,7 @@ import Maintenance
 import MediaCatalog
 import MediaProbe
 
-struct Cleanup: ParsableCommand {
+struct Cleanup: ParsableCommand, GlobalCommand {
     static let configuration = CommandConfiguration(
         abstract: "Find records whose video is missing or too short; report them, or delete them with --apply.",
         discussion: "A dry run is the default. --apply journals every deleted row first; `medialib restore JOURNAL` undoes it.")
@@ -66,7 +66,7 @@ struct Cleanup: ParsableCommand {
     private func report(summary: CleanupSummary, invalid: [RecordVerdict], all: [RecordVerdict], root: MediaRoot) {
         switch format {
         case .text:
-            print("Total: \(summary.total) | Valid: \(summary.valid) | Invalid: \(summary.invalid)")
+            print(Self.totals(summary))
             if invalid.isEmpty {
                 print("Nothing to delete.")
             } else {
@@ -91,7 +91,7 @@ struct Cleanup: ParsableCommand {
                                        all: all, summary: summary)
         guard !invalid.isEmpty else {
             if format == .text {
-                print("Total: \(summary.total) | Valid: \(summary.valid) | Invalid: 0")
+                print(Self.totals(summary))
                 print("Nothing to delete.")
             } else { try Console.printJSON(document) }
             return
@@ -106,11 +106,11 @@ struct Cleanup: ParsableCommand {
         do {
             outcome = try applier.apply(invalid, catalog: catalog, journalPath: journalPath)
         } catch {
-            throw Failure(code: Exit.cannotRun, message: "error: \(Console.describe(error))")
+            throw Failure(code: Exit.cannotRun, message: "error: \(error)")
         }
         switch format {
         case .text:
-            print("Total: \(summary.total) | Valid: \(summary.valid) | Invalid: \(summary.invalid)")
+            print(Self.totals(summary))
             print("Deleted:")
             for v in invalid { print("  " + Self.deletionLine(v)) }
             for m in outcome.moved { print("Trashed \(m.from) -> \(m.to)") }
@@ -123,6 +123,10 @@ struct Cleanup: ParsableCommand {
             document.trashed = outcome.moved.map { ["from": $0.from, "to": $0.to] }
             try Console.printJSON(document)
         }
+    }
+
+    static func totals(_ s: CleanupSummary) -> String {
+        "Total: \(s.total) | Valid: \(s.valid) | Invalid: \(s.invalid)"
     }
 
     static func line(_ v: RecordVerdict) -> String {

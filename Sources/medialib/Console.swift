@@ -10,19 +10,6 @@ enum Console {
         FileHandle.standardError.write(Data(text.utf8))
     }
 
-    static func isParseError(_ error: Error) -> Bool {
-        error is ValidationError || String(describing: type(of: error)).contains("ParserError")
-    }
-
-    static func describe(_ error: Error) -> String {
-        switch error {
-        case let e as CatalogError: e.description
-        case let e as MaintenanceError: e.description
-        case let e as JournalError: e.description
-        default: String(describing: error)
-        }
-    }
-
     static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
 
     static func jsonEncoder(pretty: Bool = true) -> JSONEncoder {

@@ -3,6 +3,11 @@ import Foundation
 import MediaCatalog
 import MediaProbe
 
+/// A subcommand that takes the global options.
+protocol GlobalCommand {
+    var global: GlobalOptions { get }
+}
+
 /// Options every subcommand takes.
 struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Catalog file.", discussion: "Default: $MEDIALIB_DB, else ./medialib.sqlite.", valueName: "path"))
@@ -29,7 +34,6 @@ struct GlobalOptions: ParsableArguments {
     }
 
     func openCatalog(_ access: SQLiteCatalog.Access) throws -> SQLiteCatalog {
-        Prober.setLibavLogging(verbose: verbose)
         do {
             return try SQLiteCatalog(path: catalogPath, access: access)
         } catch let error as CatalogError {

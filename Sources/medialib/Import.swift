@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import MediaCatalog
 
-struct Import: ParsableCommand {
+struct Import: ParsableCommand, GlobalCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Register every video file under a folder that the catalog does not know yet.")

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import MediaCatalog
 
-struct List: ParsableCommand {
+struct List: ParsableCommand, GlobalCommand {
     static let configuration = CommandConfiguration(abstract: "List the catalog's records.")
 
     @OptionGroup var global: GlobalOptions

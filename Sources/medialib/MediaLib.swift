@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MediaProbe
 
 struct MediaLib: ParsableCommand {
     static let version = "0.1.0"
@@ -33,6 +34,8 @@ enum Main {
     static func main() {
         do {
             var command = try MediaLib.parseAsRoot()
+            // libav logs to stderr unless told otherwise; once, for every subcommand.
+            Prober.setLibavLogging(verbose: (command as? any GlobalCommand)?.global.verbose ?? false)
             try command.run()
         } catch let failure as Failure {
             Console.error(failure.message)
@@ -45,11 +48,11 @@ enum Main {
                 print(MediaLib.fullMessage(for: error))
                 exit(0)
             }
-            if code == .validationFailure || code == .failure && Console.isParseError(error) {
+            if code == .validationFailure {
                 Console.error(MediaLib.fullMessage(for: error))
                 exit(Exit.usage.rawValue)
             }
-            Console.error("error: \(Console.describe(error))")
+            Console.error("error: \(error)")
             exit(Exit.cannotRun.rawValue)
         }
     }

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import MediaProbe
 
-struct Probe: ParsableCommand {
+struct Probe: ParsableCommand, GlobalCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print what one libavformat open learns about files (no catalog needed).",
         discussion: "One JSON object per file and line: container, codec, dimensions, duration, header frame count, counted packets, truncation, faststart. Exit 1 when a file cannot be probed.")
@@ -28,7 +28,6 @@ struct Probe: ParsableCommand {
     }
 
     func run() throws {
-        Prober.setLibavLogging(verbose: global.verbose)
         let prober = Prober(options: ProbeOptions(counting: .always, decode: deep))
         let encoder = Console.jsonEncoder(pretty: false)
         var failed = false

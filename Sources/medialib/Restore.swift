@@ -3,7 +3,7 @@ import Foundation
 import Maintenance
 import MediaCatalog
 
-struct Restore: ParsableCommand {
+struct Restore: ParsableCommand, GlobalCommand {
     static let configuration = CommandConfiguration(abstract: "Undo an applied cleanup from its journal.")
 
     @OptionGroup var global: GlobalOptions
@@ -20,7 +20,7 @@ struct Restore: ParsableCommand {
             throw Failure(code: Exit.usage, message: "error: no such journal: \(journal)")
         }
         do { loaded = try Restorer.load(journal) } catch {
-            throw Failure(code: Exit.cannotRun, message: "error: \(Console.describe(error))")
+            throw Failure(code: Exit.cannotRun, message: "error: \(error)")
         }
         let sameCatalog = (MediaRoot.realPath(loaded.header.catalog) ?? loaded.header.catalog)
             == (MediaRoot.realPath(global.catalogPath) ?? global.catalogPath)
@@ -36,7 +36,7 @@ struct Restore: ParsableCommand {
             }
             print("Restored \(outcome.restored) records (\(ids.joined(separator: ", "))); moved \(outcome.filesMovedBack) files back from the trash.")
         } catch {
-            throw Failure(code: Exit.cannotRun, message: "error: \(Console.describe(error))")
+            throw Failure(code: Exit.cannotRun, message: "error: \(error)")
         }
     }
 }

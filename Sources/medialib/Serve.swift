@@ -4,7 +4,7 @@ import MediaCatalog
 import MediaServer
 import NIOCore
 
-struct Serve: ParsableCommand {
+struct Serve: ParsableCommand, GlobalCommand {
     static let configuration = CommandConfiguration(
         abstract: "Stream the catalog's videos over HTTP/1.1 with byte ranges browsers can seek in.",
         discussion: """

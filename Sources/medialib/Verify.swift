@@ -4,7 +4,7 @@ import Maintenance
 import MediaCatalog
 import MediaProbe
 
-struct Verify: ParsableCommand {
+struct Verify: ParsableCommand, GlobalCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check that every record would stream to a browser (for cron).",
         discussion: """
@@ -56,7 +56,6 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        Prober.setLibavLogging(verbose: global.verbose)
         var cacheWritable = true
         let catalog: SQLiteCatalog
         do {
@@ -84,7 +83,7 @@ struct Verify: ParsableCommand {
                 output.record(result)
             }
         } catch {
-            throw Failure(code: Exit.cannotRun, message: "error: \(Console.describe(error))")
+            throw Failure(code: Exit.cannotRun, message: "error: \(error)")
         }
         progress.finish()
         let elapsed = Date().timeIntervalSince(started)

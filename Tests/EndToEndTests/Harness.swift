@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import MediaCatalog
 #if canImport(Glibc)
 import Glibc
@@ -8,31 +9,11 @@ import Darwin
 #endif
 
 enum Paths {
-    static let packageRoot: URL = {
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while dir.path != "/" {
-            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { return dir }
-            dir = dir.deletingLastPathComponent()
-        }
-        fatalError("no Package.swift above \(#filePath)")
-    }()
-
-    static func fixture(_ name: String) -> String {
-        packageRoot.appendingPathComponent("Fixtures").appendingPathComponent(name).path
-    }
-
-    /// The built CLI: .build/debug/medialib, else $MEDIALIB_BIN.
-    static let binary: String? = {
-        let built = packageRoot.appendingPathComponent(".build/debug/medialib").path
-        if FileManager.default.isExecutableFile(atPath: built) { return built }
-        if let env = ProcessInfo.processInfo.environment["MEDIALIB_BIN"], FileManager.default.isExecutableFile(atPath: env) {
-            return env
-        }
-        return nil
-    }()
-
-    static let allFixtures = ["audio-only.mp4", "empty.mp4", "hevc.mp4", "ok-faststart.mp4", "ok-moov-end.mp4",
-                              "ok.webm", "text.mp4", "three-frames.mp4", "truncated.mp4"]
+    static var packageRoot: URL { Repository.root }
+    static func fixture(_ name: String) -> String { Repository.fixture(name) }
+    /// The built CLI ($MEDIALIB_BIN, else .build/debug/medialib).
+    static var binary: String? { Repository.medialib }
+    static let allFixtures = Repository.videoFixtures
     static let goodFixtures = ["hevc.mp4", "ok-faststart.mp4", "ok-moov-end.mp4", "ok.webm"]
 }
 
@@ -76,17 +57,7 @@ struct Sandbox {
 
     func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 
-    func remove() {
-        if let walker = FileManager.default.enumerator(atPath: path) {
-            while let rel = walker.nextObject() as? String {
-                // Never through a symlink: chmod would follow it out of the folder.
-                let type = (try? FileManager.default.attributesOfItem(atPath: path(rel)))?[.type] as? FileAttributeType
-                guard type == .typeRegular || type == .typeDirectory else { continue }
-                try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path(rel))
-            }
-        }
-        try? FileManager.default.removeItem(at: root)
-    }
+    func remove() { removeTestFolder(path) }
 
     var globals: [String] { ["--db", db, "--media-root", media] }
 

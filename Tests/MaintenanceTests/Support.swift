@@ -1,27 +1,18 @@
 import Foundation
 import Testing
+import TestSupport
 import MediaCatalog
 import MediaProbe
 
 enum Fixtures {
     private static let quietLibav: Void = Prober.setLibavLogging(verbose: false)
 
-    static let packageRoot: URL = {
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while dir.path != "/" {
-            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { return dir }
-            dir = dir.deletingLastPathComponent()
-        }
-        fatalError("no Package.swift above \(#filePath)")
-    }()
-
     static func path(_ name: String) -> String {
         quietLibav
-        return packageRoot.appendingPathComponent("Fixtures").appendingPathComponent(name).path
+        return Repository.fixture(name)
     }
 
-    static let videos = ["audio-only.mp4", "empty.mp4", "hevc.mp4", "ok-faststart.mp4", "ok-moov-end.mp4",
-                         "ok.webm", "text.mp4", "three-frames.mp4", "truncated.mp4"]
+    static let videos = Repository.videoFixtures
 }
 
 /// A fresh folder per test; removed by `remove()`.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import MediaCatalog
 
 /// A fresh folder per test; removed by `remove()`.
@@ -11,18 +12,7 @@ struct Scratch {
     }
     var path: String { url.path }
     func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-    func remove() {
-        // A test may leave a read-only catalog behind; make everything removable first.
-        if let walker = FileManager.default.enumerator(atPath: path) {
-            while let rel = walker.nextObject() as? String {
-                // Never through a symlink: chmod would follow it out of the folder.
-                let type = (try? FileManager.default.attributesOfItem(atPath: path(rel)))?[.type] as? FileAttributeType
-                guard type == .typeRegular || type == .typeDirectory else { continue }
-                try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path(rel))
-            }
-        }
-        try? FileManager.default.removeItem(at: url)
-    }
+    func remove() { removeTestFolder(path) }
 
     /// A new catalog in this folder.
     func catalog(_ name: String = "cat.sqlite") throws -> SQLiteCatalog {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import MediaProbe
 #if canImport(Glibc)
 import Glibc
@@ -7,23 +8,14 @@ import Glibc
 import Darwin
 #endif
 
-/// The committed fixtures, found from this file's path (no working-directory assumptions).
+/// The committed fixtures (TestSupport finds them).
 enum Fixtures {
     /// libav's warnings about the broken fixtures would only clutter the test log.
     private static let quietLibav: Void = Prober.setLibavLogging(verbose: false)
 
-    static let packageRoot: URL = {
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while dir.path != "/" {
-            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { return dir }
-            dir = dir.deletingLastPathComponent()
-        }
-        fatalError("no Package.swift above \(#filePath)")
-    }()
-
     static func path(_ name: String) -> String {
         quietLibav
-        return packageRoot.appendingPathComponent("Fixtures").appendingPathComponent(name).path
+        return Repository.fixture(name)
     }
 }
 

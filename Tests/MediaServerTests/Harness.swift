@@ -6,13 +6,10 @@ import HTTPRanges
 import MediaCatalog
 import MediaServer
 import Testing
+import TestSupport
 
-/// /work/main/Fixtures, found from this file's location.
-let fixturesDirectory: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.appendingPathComponent("Fixtures").path
-}()
+/// The committed fixtures (TestSupport finds them).
+let fixturesDirectory = Repository.fixturesDirectory
 
 /// The origin the test servers allow for CORS; any other origin must get no CORS headers.
 let allowedOrigin = "https://app.example.org"

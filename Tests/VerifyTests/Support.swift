@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Maintenance
 import MediaCatalog
 import MediaProbe
@@ -9,39 +10,19 @@ import Glibc
 import Darwin
 #endif
 
-/// The committed fixtures and the built CLI, found from this file's path (no working-directory assumptions).
+/// The committed fixtures and the built CLI (TestSupport finds them).
 enum Fixtures {
     /// libav's warnings about the broken fixtures would only clutter the test log.
     private static let quietLibav: Void = Prober.setLibavLogging(verbose: false)
 
-    static let packageRoot: URL = {
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while dir.path != "/" {
-            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { return dir }
-            dir = dir.deletingLastPathComponent()
-        }
-        fatalError("no Package.swift above \(#filePath)")
-    }()
-
     static func path(_ name: String) -> String {
         quietLibav
-        return packageRoot.appendingPathComponent("Fixtures").appendingPathComponent(name).path
+        return Repository.fixture(name)
     }
 
-    static func bytes(_ name: String) throws -> [UInt8] {
-        [UInt8](try Data(contentsOf: URL(fileURLWithPath: path(name))))
-    }
+    static func bytes(_ name: String) throws -> [UInt8] { try Repository.fixtureBytes(name) }
 
-    /// `swift test` builds the executable beside the test bundle; `swift build` puts it in .build/debug.
-    static let medialib: String? = {
-        var candidates: [String] = []
-        if let argv0 = CommandLine.arguments.first {
-            candidates.append(URL(fileURLWithPath: argv0).resolvingSymlinksInPath()
-                .deletingLastPathComponent().appendingPathComponent("medialib").path)
-        }
-        candidates.append(packageRoot.appendingPathComponent(".build/debug/medialib").path)
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }()
+    static let medialib = Repository.medialib
 }
 
 /// Warnings never fail a run unless --strict; every other code is an error.
@@ -64,18 +45,7 @@ struct Scratch: Sendable {
     /// Absolute path of a stored (media-root-relative) path.
     func inMedia(_ relative: String) -> String { media + "/" + relative }
 
-    func remove() {
-        // A test may leave unreadable files or folders behind; make everything removable first.
-        if let walker = FileManager.default.enumerator(atPath: root) {
-            while let rel = walker.nextObject() as? String {
-                // Never through a symlink: chmod would follow it to a fixture outside the folder.
-                var st = stat()
-                guard lstat(root + "/" + rel, &st) == 0, (st.st_mode & S_IFMT) != S_IFLNK else { continue }
-                chmod(root + "/" + rel, 0o755)
-            }
-        }
-        try? FileManager.default.removeItem(atPath: root)
-    }
+    func remove() { removeTestFolder(root) }
 
     /// Copies a fixture to `media/<relative>`, creating folders; returns `relative` (the stored form).
     @discardableResult
