@@ -10,7 +10,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.2"),
-        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         // libavformat/libavcodec/libavutil plus a shim for the macros Swift cannot import.
@@ -19,35 +18,39 @@ let package = Package(
             pkgConfig: "libavformat",
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev"])]
         ),
+        // The system SQLite, used directly: every value is read as the bytes it holds.
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // Pure RFC 9110 range and conditional-request logic: no I/O.
         .target(name: "HTTPRanges"),
+        // Paths as bytes, the media root, file identity: what every layer needs of the file system.
+        .target(name: "MediaFiles"),
         // The one storage layer; nothing else writes SQL.
-        .target(name: "MediaCatalog", dependencies: [
-            .product(name: "GRDB", package: "GRDB.swift"),
-            .product(name: "GRDBSQLite", package: "GRDB.swift"),
-        ]),
-        .target(name: "MediaProbe", dependencies: ["CFFmpeg"]),
-        .target(name: "Maintenance", dependencies: ["MediaCatalog", "MediaProbe"]),
+        .target(name: "MediaCatalog", dependencies: ["MediaFiles", "CSQLite"],
+                resources: [.embedInCode("Profiles/endoreg-db.json")]),
+        .target(name: "MediaProbe", dependencies: ["MediaFiles", "CFFmpeg"]),
+        .target(name: "Maintenance", dependencies: ["MediaCatalog", "MediaProbe", "MediaFiles"]),
         .target(name: "MediaServer", dependencies: [
-            "HTTPRanges", "MediaCatalog",
+            "HTTPRanges", "MediaCatalog", "MediaFiles", "Maintenance",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ], resources: [
+            .embedInCode("Page/index.html"), .embedInCode("Page/app.css"), .embedInCode("Page/app.js"),
         ]),
         .executableTarget(name: "medialib", dependencies: [
-            "Maintenance", "MediaServer", "MediaCatalog", "MediaProbe",
+            "Maintenance", "MediaServer", "MediaCatalog", "MediaProbe", "MediaFiles",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        // Locating the package, its fixtures and the built CLI, shared by the test targets.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Locating the package, its fixtures and the built CLI, scratch folders, a seeded RNG,
+        // shared by the test targets.
+        .target(name: "TestSupport", dependencies: ["MediaFiles"], path: "Tests/TestSupport"),
         .testTarget(name: "HTTPRangesTests", dependencies: ["HTTPRanges"]),
-        .testTarget(name: "MediaCatalogTests", dependencies: ["TestSupport", "MediaCatalog"]),
-        .testTarget(name: "MediaProbeTests", dependencies: ["TestSupport", "MediaProbe"]),
-        .testTarget(name: "MaintenanceTests", dependencies: ["TestSupport", "Maintenance", "MediaCatalog", "MediaProbe"]),
-        .testTarget(name: "MediaServerTests", dependencies: ["TestSupport", "MediaServer", "MediaCatalog", "HTTPRanges"]),
+        .testTarget(name: "MediaFilesTests", dependencies: ["TestSupport", "MediaFiles"]),
+        .testTarget(name: "MediaCatalogTests", dependencies: ["TestSupport", "MediaCatalog", "MediaFiles"]),
+        .testTarget(name: "MediaProbeTests", dependencies: ["TestSupport", "MediaProbe", "MediaFiles"]),
+        .testTarget(name: "MaintenanceTests", dependencies: ["TestSupport", "Maintenance", "MediaCatalog", "MediaProbe", "MediaFiles", "MediaServer"]),
+        .testTarget(name: "MediaServerTests", dependencies: ["TestSupport", "MediaServer", "MediaCatalog", "MediaFiles", "HTTPRanges"]),
         // Resources/ holds C sources the tests compile themselves (an LD_PRELOAD fault injector).
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "MediaCatalog"], exclude: ["Resources"]),
-        .testTarget(name: "VerifyTests", dependencies: ["TestSupport", "Maintenance", "MediaCatalog", "MediaProbe", "MediaServer"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "MediaCatalog", "MediaFiles"], exclude: ["Resources"]),
     ],
     swiftLanguageModes: [.v6]
 )

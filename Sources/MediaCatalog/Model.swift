@@ -1,122 +1,138 @@
-/// One video in the catalog: an optional raw file and an optional processed file.
-/// Paths are as stored: relative to the media root, or absolute when outside it.
-public struct VideoRecord: Sendable, Equatable, Codable {
-    public var id: Int64
-    public var uuid: String
-    public var rawFile: String?
-    public var processedFile: String?
-    public var createdAt: String
-
-    public init(id: Int64, uuid: String, rawFile: String?, processedFile: String?, createdAt: String) {
-        self.id = id
-        self.uuid = uuid
-        self.rawFile = rawFile
-        self.processedFile = processedFile
-        self.createdAt = createdAt
-    }
-
-    /// The files a record names, in a fixed order (raw first).
-    public var files: [(kind: FileKind, path: String)] {
-        var out: [(FileKind, String)] = []
-        if let rawFile, !rawFile.isEmpty { out.append((.raw, rawFile)) }
-        if let processedFile, !processedFile.isEmpty { out.append((.processed, processedFile)) }
-        return out
-    }
-
-    public func path(for kind: FileKind) -> String? {
-        let p = kind == .raw ? rawFile : processedFile
-        return (p?.isEmpty ?? true) ? nil : p
-    }
-}
+import MediaFiles
 
 public enum FileKind: String, Sendable, Codable, CaseIterable {
     case raw
     case processed
 }
 
-/// A column value exactly as SQLite holds it, so a journal can put a row back bit for bit.
-public enum ColumnValue: Sendable, Equatable, Codable {
-    case null
-    case integer(Int64)
-    case real(Double)
-    case text(String)
-    case blob([UInt8])
+/// One file a record names: the stored path and, where the schema has one, the path of a
+/// playable copy (endoreg-db's `*_streamable_relative_path`).
+public struct RecordFile: Sendable, Equatable {
+    public var kind: FileKind
+    public var path: RawPath
+    public var column: String
+    public var streamable: RawPath?
+    public var streamableColumn: String?
 
-    // Integers and text are plain JSON; reals and blobs are tagged ({"real": 2.0}, {"blob": [...]})
-    // because JSON cannot tell 2.0 from 2, and a journal must put a row back bit for bit.
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null; return }
-        if let i = try? c.decode(Int64.self) { self = .integer(i); return }
-        if let s = try? c.decode(String.self) { self = .text(s); return }
-        let tagged = try c.decode(Tagged.self)
-        if let r = tagged.real { self = .real(r); return }
-        if let b = tagged.blob { self = .blob(b); return }
-        throw DecodingError.dataCorruptedError(in: c, debugDescription: "expected null, an integer, a string, {\"real\":…} or {\"blob\":…}")
+    public init(kind: FileKind, path: RawPath, column: String, streamable: RawPath? = nil, streamableColumn: String? = nil) {
+        self.kind = kind
+        self.path = path
+        self.column = column
+        self.streamable = streamable
+        self.streamableColumn = streamableColumn
     }
 
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .null: try c.encodeNil()
-        case .integer(let i): try c.encode(i)
-        case .real(let d): try c.encode(Tagged(real: d))
-        case .text(let s): try c.encode(s)
-        case .blob(let b): try c.encode(Tagged(blob: b))
-        }
+    /// What serve streams and verify checks for playback: the copy when there is one.
+    public var playable: RawPath { streamable ?? path }
+}
+
+/// One video in a catalog, whatever the database behind it.
+public struct VideoRecord: Sendable, Equatable {
+    public var id: Int64
+    /// Canonical (lowercase, dashed) when the stored value is a uuid; else the stored text, escaped.
+    public var uuid: String
+    /// Non-empty file paths, raw first.
+    public var files: [RecordFile]
+    /// The application's own frame count, when the schema has one and it is set.
+    public var appFrameCount: Int64?
+    /// The file on disk is ciphertext by design (endoreg-db's `app_encrypted`): never probed.
+    public var encrypted: Bool
+    /// A folder of extracted frames (reported, never moved).
+    public var frameDirectory: RawPath?
+    public var createdAt: String?
+    /// The columns this record was read from, exactly: a deletion refuses when they changed.
+    public var fingerprint: [ColumnValue]
+
+    public init(id: Int64, uuid: String, files: [RecordFile], appFrameCount: Int64? = nil, encrypted: Bool = false,
+                frameDirectory: RawPath? = nil, createdAt: String? = nil, fingerprint: [ColumnValue] = []) {
+        self.id = id
+        self.uuid = uuid
+        self.files = files
+        self.appFrameCount = appFrameCount
+        self.encrypted = encrypted
+        self.frameDirectory = frameDirectory
+        self.createdAt = createdAt
+        self.fingerprint = fingerprint
     }
 
-    private struct Tagged: Codable {
-        var real: Double?
-        var blob: [UInt8]?
+    public func file(_ kind: FileKind) -> RecordFile? { files.first { $0.kind == kind } }
+    public func path(for kind: FileKind) -> RawPath? { file(kind)?.path }
+}
+
+/// A record to insert into medialib's own catalog; a nil uuid gets a fresh one.
+public struct NewRecord: Sendable, Equatable {
+    public var rawFile: RawPath?
+    public var processedFile: RawPath?
+    public var uuid: String?
+
+    public init(rawFile: RawPath?, processedFile: RawPath? = nil, uuid: String? = nil) {
+        self.rawFile = rawFile
+        self.processedFile = processedFile
+        self.uuid = uuid
     }
 }
 
-/// Every column of one catalog row, by name.
-public typealias CatalogRow = [String: ColumnValue]
+/// What a catalog is, independent of how it was named on the command line: journals record
+/// it and restore compares it, the state store is keyed by it. Never holds a password.
+public struct CatalogIdentity: Sendable, Equatable, Hashable, Codable, CustomStringConvertible {
+    /// "sqlite" or "postgres".
+    public var kind: String
+    /// SQLite: the file's real path. PostgreSQL: host:port/database (no user, no password).
+    public var location: String
+    /// The schema profile's name: "medialib", "endoreg-db", or a custom profile's.
+    public var schema: String
+
+    public init(kind: String, location: String, schema: String) {
+        self.kind = kind
+        self.location = location
+        self.schema = schema
+    }
+
+    public var description: String { kind == "sqlite" ? location : "\(kind)://\(location)" }
+
+    /// A short, file-name-safe key for the state store of a catalog medialib does not own.
+    public var stateKey: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in "\(kind)\u{0}\(location)\u{0}\(schema)".utf8 {
+            hash ^= UInt64(b)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        let base = location.split(separator: "/").last.map(String.init) ?? kind
+        let safe = String(base.unicodeScalars.map { c -> Character in
+            (c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "-" || c == "_") && c.isASCII ? Character(c) : "_"
+        }.prefix(40))
+        let hex = String(hash, radix: 16)
+        return "\(schema)-\(safe)-\(String(repeating: "0", count: 16 - hex.count) + hex)"
+    }
+}
 
 public enum CatalogError: Error, Sendable, Equatable, CustomStringConvertible {
-    case notFound(path: String)
-    case isDirectory(path: String)
-    case notADatabase(path: String, detail: String)
-    case readOnly(path: String)
-    case cannotOpen(path: String, detail: String)
+    case notFound(String)
+    case notAFile(String, String)
+    case notADatabase(String, String)
+    case readOnly(String, String)
+    case cannotOpen(String, String)
+    case unknownSchema(String, String)
+    case notOwned(String)
+    /// Another process holds a lock; nothing was changed.
+    case busy(String)
     case conflict(String)
+    case unsupported(String)
     case failed(String)
 
     public var description: String {
         switch self {
         case .notFound(let p): "no catalog at \(p) (create one with `medialib add` or `medialib import`, or pass --db)"
-        case .isDirectory(let p): "catalog path \(p) is a directory, not a SQLite file"
-        case .notADatabase(let p, let d): "\(p) is not a medialib catalog: \(d)"
-        case .readOnly(let p): "catalog \(p) is read-only; this command must write to it"
+        case .notAFile(let p, let why): "catalog \(p) is \(why), not a database file"
+        case .notADatabase(let p, let d): "\(p) is not a catalog medialib can read: \(d)"
+        case .readOnly(let p, let why): "catalog \(p) is read-only (\(why)); this command must write to it"
         case .cannotOpen(let p, let d): "cannot open catalog \(p): \(d)"
+        case .unknownSchema(let p, let d): "\(p): \(d)"
+        case .notOwned(let m): m
+        case .busy(let m): m
         case .conflict(let m): m
+        case .unsupported(let m): m
         case .failed(let m): m
         }
-    }
-}
-
-/// A cached verification outcome for one file, valid while its identity and the checker stay the same.
-public struct VerificationCacheEntry: Sendable, Equatable {
-    public var path: String
-    public var size: Int64
-    public var mtimeNanoseconds: Int64
-    public var inode: Int64
-    public var depth: String
-    public var toolVersion: String
-    public var resultJSON: String
-    public var checkedAt: String
-
-    public init(path: String, size: Int64, mtimeNanoseconds: Int64, inode: Int64, depth: String,
-                toolVersion: String, resultJSON: String, checkedAt: String) {
-        self.path = path
-        self.size = size
-        self.mtimeNanoseconds = mtimeNanoseconds
-        self.inode = inode
-        self.depth = depth
-        self.toolVersion = toolVersion
-        self.resultJSON = resultJSON
-        self.checkedAt = checkedAt
     }
 }
