@@ -1,5 +1,6 @@
 import Foundation
 import MediaCatalog
+import MediaFiles
 
 /// `verify --via URL`: asks a running server (ours or another) for each file the way a browser
 /// would, and compares what comes back with the bytes on disk.
@@ -16,90 +17,128 @@ public struct HTTPStreamCheck: Sendable {
         self.timeout = timeout
     }
 
-    public func url(for record: VideoRecord, kind: FileKind) -> String {
+    /// Why `base` is not a URL `--via` can use; nil when it is.
+    public static func problem(with base: String) -> String? {
+        guard base.hasPrefix("http://") else { return "--via takes an http:// URL" }
+        let rest = base.dropFirst("http://".count)
+        let authority = rest.prefix { $0 != "/" }
+        guard !authority.isEmpty else { return "--via URL \(base) names no host" }
+        guard !base.contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" }) else { return "--via URL \(base) contains white space" }
+        var portText: Substring? = nil
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { return "--via URL \(base) has an unclosed [ in its host" }
+            let after = authority[authority.index(after: close)...]
+            if after.hasPrefix(":") { portText = after.dropFirst() } else if !after.isEmpty { return "--via URL \(base) has a malformed host" }
+        } else if let colon = authority.lastIndex(of: ":") {
+            portText = authority[authority.index(after: colon)...]
+            if authority[..<colon].isEmpty { return "--via URL \(base) names no host" }
+        }
+        if let portText {
+            guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy(\.isASCII), portText.allSatisfy(\.isNumber),
+                  let port = Int(portText), (1...65535).contains(port) else {
+                return "--via URL \(base) has an invalid port \(portText) (1 to 65535)"
+            }
+        }
+        return nil
+    }
+
+    public func url(for record: VideoRecord, kind: FileKind, stored: RawPath) -> String {
         template.replacingOccurrences(of: "{base}", with: base)
             .replacingOccurrences(of: "{id}", with: String(record.id))
             .replacingOccurrences(of: "{uuid}", with: record.uuid)
             .replacingOccurrences(of: "{type}", with: kind.rawValue)
-            .replacingOccurrences(of: "{path}", with: Self.percentEncodePath(record.path(for: kind) ?? ""))
+            .replacingOccurrences(of: "{path}", with: Self.percentEncodePath(stored))
     }
 
-    /// Stored paths in URLs: everything but unreserved characters and "/" percent-encoded.
-    static func percentEncodePath(_ path: String) -> String {
-        var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)...Unicode.Scalar(127)))
-        allowed.insert(charactersIn: "-._~/")
-        return path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
+    /// Stored paths in URLs: every byte but unreserved characters and "/" percent-encoded
+    /// (bytes, so a name that is not UTF-8 keeps its exact bytes).
+    static func percentEncodePath(_ path: RawPath) -> String {
+        var out = ""
+        let hex = Array("0123456789ABCDEF")
+        for b in path.bytes {
+            let c = Character(Unicode.Scalar(b))
+            if b < 0x80 && (c.isLetter || c.isNumber || "-._~/".contains(c)) {
+                out.append(c)
+            } else {
+                out += "%" + String(hex[Int(b >> 4)]) + String(hex[Int(b & 0xF)])
+            }
+        }
+        return out
     }
 
-    public func check(record: VideoRecord, kind: FileKind, localPath: String) -> [VerifyIssue] {
+    public func check(record: VideoRecord, kind: FileKind, stored: RawPath, localPath: RawPath) -> [Finding] {
         guard let local = LocalBytes(path: localPath) else { return [] }
-        let url = self.url(for: record, kind: kind)
-        func issue(_ code: String, _ message: String) -> [VerifyIssue] {
-            [VerifyIssue(code, .error, file: kind, "\(url): \(message)")]
+        let url = self.url(for: record, kind: kind, stored: stored)
+        func issue(_ code: Finding.Code, _ message: String) -> [Finding] {
+            [Finding(code, file: kind, "\(url): \(message)")]
         }
         do {
             // 1. HEAD: 200, the size on disk, and an advertised range unit.
             let head = try MiniHTTP.request(url: url, method: "HEAD", headers: [], timeout: timeout)
-            guard head.status == 200 else { return issue("http_status", "HEAD answered \(head.status), expected 200") }
+            guard head.status == 200 else { return issue(.httpStatus, "HEAD answered \(head.status), expected 200") }
             if head.header("content-length") != String(local.size) {
-                return issue("http_wrong_length", "HEAD Content-Length is \(head.header("content-length") ?? "missing"), the file has \(local.size) bytes")
+                return issue(.httpWrongLength, "HEAD Content-Length is \(head.header("content-length") ?? "missing"), the file has \(local.size) bytes")
             }
             if head.header("accept-ranges")?.lowercased() != "bytes" {
-                return issue("http_no_range_support", "HEAD lacks Accept-Ranges: bytes")
+                return issue(.httpNoRangeSupport, "HEAD lacks Accept-Ranges: bytes")
             }
             // 2. The first two bytes, as a player's first probe.
             let n = min(local.size, 2)
             let first = try MiniHTTP.request(url: url, method: "GET", headers: [("Range", "bytes=0-1")], timeout: timeout)
-            if first.status == 200 { return issue("http_no_range_support", "answered 200 to Range: bytes=0-1; browsers cannot seek") }
-            guard first.status == 206 else { return issue("http_status", "answered \(first.status) to Range: bytes=0-1, expected 206") }
+            if first.status == 200 { return issue(.httpNoRangeSupport, "answered 200 to Range: bytes=0-1; browsers cannot seek") }
+            guard first.status == 206 else { return issue(.httpStatus, "answered \(first.status) to Range: bytes=0-1, expected 206") }
             if first.header("content-range") != "bytes 0-\(n - 1)/\(local.size)" || first.body != local.read(offset: 0, count: n) {
-                return issue("http_wrong_bytes", "Range: bytes=0-1 gave \(first.header("content-range") ?? "no Content-Range") and other bytes than the file's")
+                return issue(.httpWrongBytes, "Range: bytes=0-1 gave \(first.header("content-range") ?? "no Content-Range") and other bytes than the file's")
             }
             // 3. A suffix range: the tail, where MP4 players look for a moov at the end.
             let tail = min(local.size, 16)
             let last = try MiniHTTP.request(url: url, method: "GET", headers: [("Range", "bytes=-\(tail)")], timeout: timeout)
-            guard last.status == 206 else { return issue(last.status == 200 ? "http_no_range_support" : "http_status", "answered \(last.status) to Range: bytes=-\(tail), expected 206") }
+            guard last.status == 206 else { return issue(last.status == 200 ? .httpNoRangeSupport : .httpStatus, "answered \(last.status) to Range: bytes=-\(tail), expected 206") }
             if last.header("content-range") != "bytes \(local.size - tail)-\(local.size - 1)/\(local.size)"
                 || last.body != local.read(offset: local.size - tail, count: tail) {
-                return issue("http_wrong_bytes", "Range: bytes=-\(tail) did not return the file's last \(tail) bytes")
+                return issue(.httpWrongBytes, "Range: bytes=-\(tail) did not return the file's last \(tail) bytes")
             }
             // 4. Past the end: 416 with the size.
             let past = try MiniHTTP.request(url: url, method: "GET", headers: [("Range", "bytes=\(local.size)-")], timeout: timeout)
             if past.status != 416 {
-                return issue("http_status", "answered \(past.status) to Range: bytes=\(local.size)-, expected 416")
+                return issue(.httpStatus, "answered \(past.status) to Range: bytes=\(local.size)-, expected 416")
             }
             return []
         } catch let error as MiniHTTP.Failure {
-            return issue("http_error", error.message)
+            return issue(error.badResponse ? .httpBadResponse : .httpError, error.message)
         } catch {
-            return issue("http_error", "\(error)")
+            return issue(.httpError, "\(error)")
         }
     }
 }
 
 struct LocalBytes {
-    let path: String
+    let path: RawPath
     let size: Int64
 
-    init?(path: String) {
-        guard let attrs = try? FileManager.default.attributesOfItem(atPath: path),
-              let size = attrs[.size] as? NSNumber else { return nil }
+    init?(path: RawPath) {
+        guard case .success(let st) = FileSystem.status(path) else { return nil }
         self.path = path
-        self.size = size.int64Value
+        self.size = st.identity.size
     }
 
     func read(offset: Int64, count: Int64) -> [UInt8] {
-        guard count > 0, let handle = FileHandle(forReadingAtPath: path) else { return [] }
-        defer { try? handle.close() }
-        try? handle.seek(toOffset: UInt64(offset))
-        return [UInt8]((try? handle.read(upToCount: Int(count))) ?? Data())
+        guard count > 0, count <= 1 << 20, case .success(let fd) = FileSystem.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) else { return [] }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: Int(count))
+        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
+        return n > 0 ? Array(buffer[0..<n]) : []
     }
 }
 
 /// A deliberately small HTTP/1.1 client: one request per connection, http only, timeouts on
 /// every step, bodies capped so a server that ignores ranges cannot make verify read a whole file.
 enum MiniHTTP {
-    struct Failure: Error { var message: String }
+    struct Failure: Error {
+        var message: String
+        /// The server answered, but not with valid HTTP.
+        var badResponse = false
+    }
 
     struct Reply {
         var status: Int
@@ -212,7 +251,7 @@ enum MiniHTTP {
             if headEnd == nil, let end = find(data, [13, 10, 13, 10]) {
                 headEnd = end + 4
                 reply = try parseHead(Array(data[0..<end]))
-                expected = reply.header("content-length").flatMap { Int($0) }
+                expected = try contentLength(reply)
             }
             if headEnd == nil && data.count > 64 * 1024 { throw Failure(message: "response head too large") }
         }
@@ -226,12 +265,24 @@ enum MiniHTTP {
         return reply
     }
 
+    /// Content-Length as RFC 9110 §8.6 allows it: digits only; repeated values must agree.
+    static func contentLength(_ reply: Reply) throws -> Int? {
+        let values = reply.headers.filter { $0.0.lowercased() == "content-length" }.map(\.1)
+        guard let first = values.first else { return nil }
+        let parts = values.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        guard parts.allSatisfy({ !$0.isEmpty && $0.count <= 18 && $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }),
+              Set(parts).count == 1, let n = Int(parts[0]) else {
+            throw Failure(message: "invalid Content-Length: \(first)", badResponse: true)
+        }
+        return n
+    }
+
     static func parseHead(_ bytes: [UInt8]) throws -> Reply {
         let text = String(decoding: bytes, as: UTF8.self)
         var lines = text.components(separatedBy: "\r\n")
         let statusLine = lines.removeFirst().split(separator: " ", maxSplits: 2)
         guard statusLine.count >= 2, statusLine[0].hasPrefix("HTTP/1."), let status = Int(statusLine[1]) else {
-            throw Failure(message: "not an HTTP/1.x response")
+            throw Failure(message: "not an HTTP/1.x response", badResponse: true)
         }
         var headers: [(String, String)] = []
         for line in lines {

@@ -35,23 +35,6 @@ public struct WorkerPool: Sendable {
     }
 }
 
-extension Catalog {
-    /// The records in id order, handed over in batches: what a worker pool gets at a time,
-    /// so memory stays flat in the catalog's size.
-    func forEachBatch(of size: Int, _ body: ([VideoRecord]) throws -> Void) throws {
-        var batch: [VideoRecord] = []
-        batch.reserveCapacity(size)
-        try forEachRecord { record in
-            batch.append(record)
-            if batch.count >= size {
-                try body(batch)
-                batch.removeAll(keepingCapacity: true)
-            }
-        }
-        if !batch.isEmpty { try body(batch) }
-    }
-}
-
 private final class Counter: @unchecked Sendable {
     private let lock = NSLock()
     private var value = 0

@@ -3,13 +3,13 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import MediaFiles
 
 /// Reads MP4/MOV top-level box headers to learn whether `moov` precedes `mdat`
 /// (faststart). Only headers are read: a few dozen bytes for a typical file.
 enum MP4Boxes {
-    static func moovBeforeMdat(path: String) -> Bool? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
+    static func moovBeforeMdat(path: RawPath) -> Bool? {
+        guard case .success(let fd) = FileSystem.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) else { return nil }
         defer { close(fd) }
         var offset: Int64 = 0
         var header = [UInt8](repeating: 0, count: 16)

@@ -1,4 +1,5 @@
 import CFFmpeg
+import MediaFiles
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -25,7 +26,7 @@ public struct Prober: Sendable {
         av_log_set_level(verbose ? AV_LOG_WARNING : AV_LOG_QUIET)
     }
 
-    public func probe(path: String) -> Result<ProbeResult, ProbeError> {
+    public func probe(path: RawPath) -> Result<ProbeResult, ProbeError> {
         let identity: FileIdentity
         switch FileCheck.regularFile(at: path) {
         case .failure(let error): return .failure(error)
@@ -37,9 +38,9 @@ public struct Prober: Sendable {
         }
     }
 
-    private func inspect(_ demuxer: Demuxer, path: String, size: Int64) -> Result<ProbeResult, ProbeError> {
-        guard let stream = demuxer.videoStream() else { return .failure(.noVideoStream) }
-        let par = stream.pointee.codecpar!.pointee
+    private func inspect(_ demuxer: Demuxer, path: RawPath, size: Int64) -> Result<ProbeResult, ProbeError> {
+        guard let stream = demuxer.videoStream(), let codecpar = stream.pointee.codecpar else { return .failure(.noVideoStream) }
+        let par = codecpar.pointee
         let header = stream.pointee.nb_frames > 0 ? Int(stream.pointee.nb_frames) : nil
         let pastEnd = Demuxer.indexPastEnd(stream, fileSize: size)
         var result = ProbeResult(
@@ -73,14 +74,16 @@ final class Demuxer {
         self.context = context
     }
 
-    static func open(path: String) -> Result<Demuxer, ProbeError> {
+    static func open(path: RawPath) -> Result<Demuxer, ProbeError> {
         var ctx: UnsafeMutablePointer<AVFormatContext>? = nil
         // "file:" stops libav from reading a colon in the name as a protocol (http:, pipe:).
-        let rc = avformat_open_input(&ctx, "file:" + path, nil, nil)
+        guard let rc = RawPath(bytes: Array("file:".utf8) + path.bytes).withCString({ avformat_open_input(&ctx, $0, nil, nil) }) else {
+            return .failure(.missing)
+        }
         guard rc >= 0, let ctx else { return .failure(classify(rc)) }
         let demuxer = Demuxer(context: ctx)
         // MP4 and Matroska headers already describe their streams; only probe deeper when they do not.
-        if demuxer.videoStream().map({ $0.pointee.codecpar.pointee.width == 0 }) ?? (ctx.pointee.nb_streams == 0) {
+        if demuxer.videoStream().map({ ($0.pointee.codecpar?.pointee.width ?? 0) == 0 }) ?? (ctx.pointee.nb_streams == 0) {
             let info = avformat_find_stream_info(ctx, nil)
             if info < 0 && ctx.pointee.nb_streams == 0 {
                 demuxer.close()
@@ -106,7 +109,7 @@ final class Demuxer {
         guard let ctx = context, let streams = ctx.pointee.streams else { return nil }
         for i in 0..<Int(ctx.pointee.nb_streams) {
             guard let st = streams[i] else { continue }
-            if st.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO,
+            if let par = st.pointee.codecpar, par.pointee.codec_type == AVMEDIA_TYPE_VIDEO,
                (st.pointee.disposition & AV_DISPOSITION_ATTACHED_PIC) == 0 {
                 return st
             }
@@ -150,7 +153,7 @@ final class Demuxer {
         for i in 0..<Int(ctx.pointee.nb_streams) where i != streamIndex {
             ctx.pointee.streams[i]?.pointee.discard = AVDISCARD_ALL
         }
-        let decoder = decode ? Decoder(stream: ctx.pointee.streams[streamIndex]!) : nil
+        let decoder = decode ? ctx.pointee.streams[streamIndex].map { Decoder(stream: $0) } : nil
         var packet = av_packet_alloc()
         defer { av_packet_free(&packet) }
         guard let packet else { return scan }
@@ -161,7 +164,7 @@ final class Demuxer {
                 // Anything else (EIO, ESTALE, a dropped mount) is about the disk.
                 let ioFailed = ctx.pointee.pb.map { $0.pointee.error < 0 && $0.pointee.error != medialib_averror_eof() } ?? false
                 if ioFailed || (rc != medialib_averror_eof() && Demuxer.isSystemError(rc)) {
-                    scan.readError = ioFailed ? ctx.pointee.pb.pointee.error : rc
+                    scan.readError = ioFailed ? (ctx.pointee.pb?.pointee.error ?? rc) : rc
                 }
                 break
             }
@@ -206,7 +209,7 @@ final class Decoder {
     private(set) var isOpen = false
 
     init(stream: UnsafeMutablePointer<AVStream>) {
-        guard let codec = avcodec_find_decoder(stream.pointee.codecpar.pointee.codec_id),
+        guard let par = stream.pointee.codecpar, let codec = avcodec_find_decoder(par.pointee.codec_id),
               let ctx = avcodec_alloc_context3(codec) else { return }
         context = ctx
         frame = av_frame_alloc()

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import MediaCatalog
+import TestSupport
 import MediaProbe
 @testable import Maintenance
 
@@ -44,15 +45,18 @@ struct ScaleTests {
 
     @Test("the cache line round-trips every fact the rules read", arguments: facts)
     func cacheLineRoundTrip(_ facts: FileFacts) throws {
-        let back = try #require(FileFacts(cacheLine: facts.cacheLine))
+        let line = FactsCodec.encode(facts)
+        let back = try #require(FactsCodec.decode(line))
         #expect(back.frames == facts.frames)
         #expect(back.probe == facts.probe)
-        #expect(back.errorCode == facts.errorCode)
-        #expect(!facts.cacheLine.contains("\n"))
+        #expect(back.error?.code == facts.error?.code)
+        #expect(!line.contains("\n"))
     }
 
-    @Test("old or foreign cache text is a miss, not a crash", arguments: ["", "{\"frames\":42}", "p1\t1\t2", "e1", "p1\tx\ta\tb\t1\t2\t-\t-\t-\t0\t-\t-\t9"])
+    @Test("old or foreign cache text is a miss, not a crash", arguments: ["", "{\"frames\":42}", "p1\t1\t2", "e1", "e2\tbogus\tx",
+                                                                          "p2\tx\ta\tb\t1\t2\t-\t-\t-\t0\t-\t-\t9",
+                                                                          "p1\t60\tmov\th264\t64\t48\t2.0\t60\t60\t0\t1\t-\t5114"])
     func foreignCacheText(_ text: String) {
-        #expect(FileFacts(cacheLine: text) == nil)
+        #expect(FactsCodec.decode(text) == nil)
     }
 }

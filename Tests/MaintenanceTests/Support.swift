@@ -1,10 +1,13 @@
 import Foundation
 import Testing
 import TestSupport
+import Maintenance
 import MediaCatalog
+import MediaFiles
 import MediaProbe
 
 enum Fixtures {
+    /// libav's warnings about the broken fixtures would only clutter the test log.
     private static let quietLibav: Void = Prober.setLibavLogging(verbose: false)
 
     static func path(_ name: String) -> String {
@@ -12,37 +15,17 @@ enum Fixtures {
         return Repository.fixture(name)
     }
 
+    static func bytes(_ name: String) throws -> [UInt8] { try Repository.fixtureBytes(name) }
     static let videos = Repository.videoFixtures
-}
-
-/// A fresh folder per test; removed by `remove()`.
-struct Scratch {
-    let url: URL
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("medialib-maint-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    var path: String { url.path }
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-    func remove() { try? FileManager.default.removeItem(at: url) }
-
-    /// Copies a fixture to `media/<relative>`, creating folders.
-    @discardableResult
-    func place(_ fixture: String, at relative: String) throws -> String {
-        let dest = path("media/" + relative)
-        try FileManager.default.createDirectory(atPath: (dest as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Fixtures.path(fixture), toPath: dest)
-        return dest
-    }
-
-    func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: path(relative)) }
-
-    func contents(_ relative: String) -> Data? { FileManager.default.contents(atPath: path(relative)) }
+    static let medialib = Repository.medialib
 }
 
 func sampleRecord(_ id: Int64 = 1, raw: String? = "raw.mp4", processed: String? = nil) -> VideoRecord {
-    VideoRecord(id: id, uuid: String(format: "00000000-0000-4000-8000-%012d", id), rawFile: raw,
-                processedFile: processed, createdAt: "2024-01-01T00:00:00.000Z")
+    var files: [RecordFile] = []
+    if let raw { files.append(RecordFile(kind: .raw, path: RawPath(raw), column: "raw_file")) }
+    if let processed { files.append(RecordFile(kind: .processed, path: RawPath(processed), column: "processed_file")) }
+    return VideoRecord(id: id, uuid: String(format: "00000000-0000-4000-8000-%012d", id), files: files,
+                       createdAt: "2024-01-01T00:00:00.000Z")
 }
 
 func probe(frames header: Int?, counted: Int? = nil, pastEnd: Bool = false) -> ProbeResult {

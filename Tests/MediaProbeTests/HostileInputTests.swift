@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MediaFiles
 @testable import MediaProbe
 
 @Suite("hostile media files")
@@ -14,7 +15,7 @@ struct HostileInputTests {
         bytes += [0, 0, 0, 1] + Array("free".utf8) + [0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xF7]
         bytes += [UInt8](repeating: 0, count: 32)
         try Data(bytes).write(to: URL(fileURLWithPath: path))
-        #expect(MP4Boxes.moovBeforeMdat(path: path) == nil)
+        #expect(MP4Boxes.moovBeforeMdat(path: RawPath(path)) == nil)
         // And the whole probe classifies it without trapping.
         if case .success = Prober().probe(path: path) { Issue.record("a box header with no media must not probe as video") }
     }

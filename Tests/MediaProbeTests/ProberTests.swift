@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import MediaProbe
+import MediaFiles
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

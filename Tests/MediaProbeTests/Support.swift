@@ -53,3 +53,19 @@ final class Mutex<Value>: @unchecked Sendable {
         return body(&value)
     }
 }
+
+import MediaFiles
+
+/// The tests name files by String; the API takes bytes.
+extension Prober {
+    func probe(path: String) -> Result<ProbeResult, ProbeError> { probe(path: RawPath(path)) }
+}
+
+extension FileCheck {
+    static func regularFile(at path: String) -> Result<FileIdentity, ProbeError> { regularFile(at: RawPath(path)) }
+    static func identity(at path: String) -> FileIdentity? { identity(at: RawPath(path)) }
+}
+
+extension FileIdentity {
+    init(_ st: stat) { self = FileStatus(st).identity }
+}

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import Maintenance
 import MediaCatalog
+import MediaFiles
+import TestSupport
 import MediaProbe
 #if canImport(Glibc)
 import Glibc
@@ -13,7 +15,7 @@ import Darwin
 struct Situation: Sendable, CustomTestStringConvertible {
     var name: String
     var minFrames = 10
-    var depth: Verifier.Depth = .standard
+    var depth: ProbeDepth = .standard
     /// Lays out files in the scratch media root; returns the record's stored raw and processed paths.
     var setup: @Sendable (Scratch) throws -> (raw: String?, processed: String?)
     var codes: [String]
@@ -126,7 +128,7 @@ struct IssueCodeTests {
         let result = try #require(run.record(record.id))
         #expect(result.issues.map(\.code) == s.codes, "\(result.issues)")
         for issue in result.issues {
-            #expect(issue.severity == (warningCodes.contains(issue.code) ? .warning : .error), "\(issue)")
+            #expect(issue.severity == (warningCodes.contains(issue.code) ? "warning" : "error"), "\(issue)")
             #expect(issue.file == s.file, "\(issue)")
             #expect(!issue.message.isEmpty)
         }
@@ -148,7 +150,7 @@ struct IssueCodeTests {
         let run = try await verifyLibrary(scratch)
         let result = try #require(run.record(record.id))
         #expect(result.files.count == 1)
-        #expect(result.files.first?.facts?.errorCode == code)
+        #expect(result.files.first?.errorCode == code)
         #expect(result.files.first?.resolvedPath == scratch.inMedia(file))
         #expect(result.files.first?.storedPath == file)
     }

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import TestSupport
+import MediaFiles
 import Maintenance
 import MediaCatalog
 import MediaProbe
@@ -17,7 +19,7 @@ final class OwnServer: Sendable {
         config.accessLog = false
         config.eventLoopThreads = 1
         config.shutdownGrace = .seconds(1)
-        let catalog = try SQLiteCatalog(path: scratch.db, access: .read)
+        let catalog = try CatalogOpener.open(CatalogOptions(location: scratch.db, access: .read))
         server = MediaHTTPServer(configuration: config, catalog: catalog, mediaRoot: scratch.mediaRoot, log: { _ in })
         let address = try server.start()
         base = "http://127.0.0.1:\(address.port ?? 0)"
@@ -73,6 +75,7 @@ struct ViaTests {
         (.notFound, "http_status"),
         (.suffixAsPrefix, "http_wrong_bytes"),
         (.never416, "http_status"),
+        (.negativeLength, "http_bad_response"),
     ])
     func misbehaving(_ behaviour: TestHTTPServer.Behaviour, _ code: String?) async throws {
         let scratch = try Scratch()

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import Maintenance
 import MediaCatalog
+import MediaFiles
+import TestSupport
 import MediaProbe
 #if canImport(Glibc)
 import Glibc
@@ -39,11 +41,12 @@ struct CacheTests {
         #expect(second.results.map(\.issues) == first.results.map(\.issues))
         #expect(second.results.map { $0.files.map(\.facts) } == first.results.map { $0.files.map(\.facts) })
         // The entry is keyed on the resolved path and the depth.
-        let entry = try #require(try scratch.catalog().cachedVerification(path: scratch.inMedia("ok-faststart.mp4"), depth: "standard"))
+        let entry = try #require(try scratch.cacheEntry(scratch.inMedia("ok-faststart.mp4")))
         let id = try statIdentity(scratch.inMedia("ok-faststart.mp4"))
-        #expect(entry.size == id.size)
-        #expect(entry.inode == Int64(bitPattern: id.inode))
-        #expect(entry.mtimeNanoseconds == Int64(id.mtimeSeconds) * 1_000_000_000 + Int64(id.mtimeNanoseconds))
+        #expect(entry.identity.size == id.size)
+        #expect(entry.identity.inode == id.inode)
+        #expect(entry.identity.device == id.device)
+        #expect(entry.identity.mtimeSinceEpochNanoseconds == Int64(id.mtimeSeconds) * 1_000_000_000 + Int64(id.mtimeNanoseconds))
         #expect(entry.toolVersion == "verify-tests 1")
         #expect(!entry.checkedAt.isEmpty)
     }
@@ -133,7 +136,7 @@ struct CacheTests {
         let again = try await verifyLibrary(scratch)
         #expect(again.counters.probed == 1)
         #expect(again.counters.cached == 6)
-        let moovEnd = try #require(again.results.first { $0.record.rawFile == "ok-moov-end.mp4" })
+        let moovEnd = try #require(again.results.first { $0.record.path(for: .raw) == "ok-moov-end.mp4" })
         #expect(moovEnd.files.first?.probed == true)
         #expect(moovEnd.files.first?.cached == false)
         #expect(moovEnd.issues.map(\.code) == ["not_faststart"])
@@ -174,10 +177,9 @@ struct CacheTests {
         let standardAgain = try await verifyLibrary(scratch)
         #expect(standardAgain.counters.probed == 0, "the deep run must not have replaced the standard entries")
         #expect(standardAgain.results.flatMap(\.files).allSatisfy { $0.facts?.probe?.decodeErrors == nil })
-        let catalog = try scratch.catalog()
         let path = scratch.inMedia("ok-faststart.mp4")
-        #expect(try catalog.cachedVerification(path: path, depth: "standard") != nil)
-        #expect(try catalog.cachedVerification(path: path, depth: "deep") != nil)
+        #expect(try scratch.cacheEntry(path, depth: "standard") != nil)
+        #expect(try scratch.cacheEntry(path, depth: "deep") != nil)
     }
 
     @Test("--deep through the CLI: its own entries too")
@@ -217,7 +219,7 @@ struct CacheTests {
         #expect(after.counters.cached == 7)
     }
 
-    @Test("cacheWritable: false stores nothing")
+    @Test("a state that cannot be written stores nothing")
     func notWritableStoresNothing() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }

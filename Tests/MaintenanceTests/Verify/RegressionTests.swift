@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import TestSupport
+import MediaFiles
 import MediaCatalog
 
 /// A 1 KiB SQLite database (page size 512) holding only Django's `endoreg_db_videofile` table:

@@ -28,6 +28,8 @@ final class TestHTTPServer: @unchecked Sendable {
         case notFound
         /// Accepts the connection, reads the request, never answers.
         case silent
+        /// A correct HEAD, then `Content-Length: -5` on the ranges (MiniHTTP once trapped on it).
+        case negativeLength
         /// Answers one header byte every 250 ms, for at most `trickleSeconds`, then closes:
         /// never idle long enough for a per-recv timeout, never done.
         case trickle
@@ -172,6 +174,9 @@ final class TestHTTPServer: @unchecked Sendable {
             answer("200 OK", ["Content-Type: video/mp4"], body)
         case .advertisesButIgnoresRanges:
             answer("200 OK", ["Content-Type: video/mp4", "Accept-Ranges: bytes"], body)
+        case .negativeLength:
+            if isHead { answer("200 OK", ["Content-Type: video/mp4", "Accept-Ranges: bytes"], body); return }
+            sendAll(fd, Array("HTTP/1.1 206 Partial Content\r\nContent-Length: -5\r\nContent-Range: bytes 0-1/\(size)\r\nConnection: close\r\n\r\n".utf8) + Array(body.prefix(2)))
         case .correct, .wrongBytes, .wrongLength, .suffixAsPrefix, .never416:
             let ranges = ["Content-Type: video/mp4", "Accept-Ranges: bytes"]
             guard let range else {

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import TestSupport
+import MediaFiles
 import Maintenance
 import MediaCatalog
 import MediaProbe
@@ -322,7 +324,7 @@ struct ResolutionTests {
         case "flags, relative to the working folder":
             run = try await runCLI(["verify", "--format", "json", "--db", "cat.sqlite", "--media-root", "media"], in: scratch)
         default:
-            try scratch.catalog().setSetting(CatalogSettingKey.mediaRoot, scratch.media)
+            try scratch.catalog().state.setSetting(SettingKey.mediaRoot, scratch.media)
             run = try await runCLI(["verify", "--format", "json", "--db", scratch.db], in: scratch)
         }
         #expect(run.status == 1, "\(run)")
