@@ -1,27 +1,34 @@
 import Dispatch
+import Maintenance
 import MediaCatalog
+import MediaFiles
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 
-/// The `serve` server: SwiftNIO, HTTP/1.1, keep-alive and pipelining, sendfile for bodies.
+/// The `serve` server: SwiftNIO, HTTP/1.1 with keep-alive and pipelining, sendfile for bodies.
 public final class MediaHTTPServer: Sendable {
     private let configuration: ServerConfiguration
     private let responder: Responder
     private let group: MultiThreadedEventLoopGroup
+    private let threads: NIOThreadPool
+    private let loops: LoopStates
+    private let monitor: (any ChangeMonitor)?
     private let connections = ConnectionRegistry()
     private let serverChannel = NIOLockedValueBox<Channel?>(nil)
-    private let log: @Sendable (String) -> Void
     private let shutdownStarted = NIOLockedValueBox(false)
     private let shutdownFinished = DispatchSemaphore(value: 0)
 
-    public init(configuration: ServerConfiguration, catalog: any Catalog, mediaRoot: MediaRoot,
+    public init(configuration: ServerConfiguration, catalog: OpenCatalog, mediaRoot: MediaRoot,
                 log: @escaping @Sendable (String) -> Void) {
         self.configuration = configuration
-        self.log = log
-        responder = Responder(catalog: catalog, mediaRoot: mediaRoot, configuration: configuration, log: log)
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
+        threads = NIOThreadPool(numberOfThreads: max(1, configuration.blockingThreads))
+        threads.start()
+        responder = Responder(catalog: catalog, mediaRoot: mediaRoot, configuration: configuration, threads: threads, log: log)
+        monitor = catalog.records.makeChangeMonitor()
+        loops = LoopStates(group: group, fileCacheCapacity: configuration.fileCacheCapacity,
+                           monitor: monitor, sweepEvery: configuration.fileCacheIdle)
     }
 
     /// Binds and starts accepting; returns the bound address (port 0 picks a free one).
@@ -29,16 +36,13 @@ public final class MediaHTTPServer: Sendable {
         let configuration = self.configuration
         let responder = self.responder
         let connections = self.connections
+        let loops = self.loops
         let accessLog = AccessLog(enabled: configuration.accessLog)
-        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-        decoderLimits.maxHeaderListSize = configuration.maxHeadBytes
-        decoderLimits.maxHeaderFieldSize = configuration.maxHeadBytes
-        let limits = decoderLimits
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.maxMessagesPerRead, value: 4)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     guard connections.add(channel, limit: configuration.maxConnections) else {
@@ -46,14 +50,10 @@ public final class MediaHTTPServer: Sendable {
                         return
                     }
                     channel.closeFuture.whenComplete { _ in connections.remove(channel) }
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withPipeliningAssistance: true,
-                        withErrorHandling: false,
-                        withOutboundHeaderValidation: true,
-                        withEncoderConfiguration: HTTPResponseEncoder.Configuration(),
-                        withDecoderLimitConfiguration: limits)
                     try channel.pipeline.syncOperations.addHandler(
-                        HTTPHandler(responder: responder, configuration: configuration, accessLog: accessLog))
+                        ByteToMessageHandler(RequestDecoder(maxHeadBytes: configuration.maxHeadBytes)))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ConnectionHandler(responder: responder, configuration: configuration, accessLog: accessLog, loops: loops))
                 }
             }
         let channel = try bootstrap.bind(host: configuration.host, port: configuration.port).wait()
@@ -62,7 +62,8 @@ public final class MediaHTTPServer: Sendable {
         return address
     }
 
-    /// Stops accepting, lets in-flight responses finish for up to the grace period, then cuts the rest.
+    /// Stops accepting, lets in-flight responses finish for up to the grace period, then cuts
+    /// the rest. Waits on the connections' close events, not a poll.
     public func shutdown() {
         let first = shutdownStarted.withLockedValue { started in
             defer { started = true }
@@ -75,13 +76,18 @@ public final class MediaHTTPServer: Sendable {
             return c
         }
         try? channel?.close().wait()
-        connections.broadcastShutdown()
-        let deadline = NIODeadline.now() + configuration.shutdownGrace
-        while connections.count > 0 && NIODeadline.now() < deadline {
-            usleep(20_000)
+        let open = connections.all
+        for c in open { c.pipeline.fireUserInboundEventTriggered(ShutdownRequested()) }
+        let loop = group.next()
+        let allClosed = EventLoopFuture.andAllComplete(open.map(\.closeFuture), on: loop)
+        let cut = loop.scheduleTask(in: configuration.shutdownGrace) {
+            for c in open { c.close(promise: nil) }
         }
-        connections.closeAll()
+        try? allClosed.wait()
+        cut.cancel()
+        try? threads.syncShutdownGracefully()
         try? group.syncShutdownGracefully()
+        monitor?.stop()
     }
 
     /// Blocks until a `shutdown` (from any thread) has finished.
@@ -89,11 +95,40 @@ public final class MediaHTTPServer: Sendable {
         shutdownFinished.wait()
         shutdownFinished.signal()
     }
+
+    /// Connections open now (tests and diagnostics).
+    public var connectionCount: Int { connections.count }
 }
 
 public enum ServerError: Error, CustomStringConvertible {
     case notBound
     public var description: String { "the server did not bind" }
+}
+
+/// Each event loop's state, found without a lock: the table is built before the first
+/// connection and never changes.
+final class LoopStates: Sendable {
+    private let states: [ObjectIdentifier: LoopState]
+    private let fallback: LoopState
+
+    init(group: MultiThreadedEventLoopGroup, fileCacheCapacity: Int, monitor: (any ChangeMonitor)?, sweepEvery idle: TimeAmount) {
+        var table: [ObjectIdentifier: LoopState] = [:]
+        for loop in group.makeIterator() {
+            let state = LoopState(fileCacheCapacity: fileCacheCapacity, monitor: monitor)
+            table[ObjectIdentifier(loop)] = state
+            if fileCacheCapacity > 0 {
+                loop.scheduleRepeatedTask(initialDelay: idle, delay: .nanoseconds(max(idle.nanoseconds / 2, 1_000_000))) { _ in
+                    state.files.sweep(idle: idle)
+                }
+            }
+        }
+        states = table
+        fallback = LoopState(fileCacheCapacity: 0, monitor: nil)
+    }
+
+    func state(for loop: any EventLoop) -> LoopState {
+        states[ObjectIdentifier(loop as AnyObject)] ?? fallback
+    }
 }
 
 /// Live connections, for the cap and for graceful shutdown.
@@ -113,18 +148,7 @@ final class ConnectionRegistry: Sendable {
     }
 
     var count: Int { channels.withLockedValue { $0.count } }
-
-    func broadcastShutdown() {
-        for channel in channels.withLockedValue({ Array($0.values) }) {
-            channel.pipeline.fireUserInboundEventTriggered(ShutdownRequested())
-        }
-    }
-
-    func closeAll() {
-        for channel in channels.withLockedValue({ Array($0.values) }) {
-            channel.close(promise: nil)
-        }
-    }
+    var all: [Channel] { channels.withLockedValue { Array($0.values) } }
 }
 
 /// Over the connection cap: a 503 and close, without reading the request.

@@ -1,210 +1,201 @@
 import Foundation
 import HTTPRanges
+import Maintenance
 import MediaCatalog
-import NIOHTTP1
+import MediaFiles
+import NIOCore
+import NIOPosix
 
-/// Turns one request into a `Response`: routing, the catalog lookup, preconditions and ranges.
-/// Holds no connection state, so every event loop shares one.
+/// Turns one request into a response: routing, the record lookup, preconditions and ranges
+/// (RFC 9110, in the order of its steps). Holds no connection state: every connection of a
+/// server shares one, with its event loop's `LoopState`.
 struct Responder: Sendable {
-    let catalog: any Catalog
+    let catalog: OpenCatalog
     let mediaRoot: MediaRoot
     let configuration: ServerConfiguration
+    let threads: NIOThreadPool
     let log: @Sendable (String) -> Void
 
     static let mediaMethods = "GET, HEAD, OPTIONS"
     static let readMethods = "GET, HEAD"
 
-    func respond(to head: HTTPRequestHead) -> Response {
-        let route = Route.parse(target: head.uri)
-        switch route {
+    func respond(to head: RequestHead, loop: LoopState, on eventLoop: any EventLoop) -> ResponseSource {
+        if head.method == .connect { return .now(methodNotAllowed(Self.mediaMethods)) }
+        switch Route.parse(target: head.target) {
         case .notFound:
-            return .error(.notFound, "no such route: \(head.uri.prefix(200))")
+            return .now(.error(404, "no such route"))
         case .badRequest(let message):
-            return .error(.badRequest, message)
+            return .now(.error(400, message))
+        case .serverWide:
+            guard head.method == .options else { return .now(.error(400, "* is a target for OPTIONS only")) }
+            return .now(Response(status: 204, headers: [("Allow", Self.mediaMethods)]))
+        case .page:
+            guard head.method == .get || head.isHead else { return .now(methodNotAllowed(Self.readMethods)) }
+            return .now(Page.index)
+        case .asset(let name):
+            guard head.method == .get || head.isHead else { return .now(methodNotAllowed(Self.readMethods)) }
+            return .now(Page.asset(name) ?? .error(404, "no such asset"))
         case .health:
-            guard head.method == .GET || head.method == .HEAD else { return methodNotAllowed(Self.readMethods) }
-            return health()
-        case .videoList:
-            guard head.method == .GET || head.method == .HEAD else { return methodNotAllowed(Self.readMethods) }
-            return videoList()
+            guard head.method == .get || head.isHead else { return .now(methodNotAllowed(Self.readMethods)) }
+            return offLoop(eventLoop) { health() }
+        case .summary:
+            guard head.method == .get || head.isHead else { return .now(methodNotAllowed(Self.readMethods)) }
+            return offLoop(eventLoop) { Listing(responder: self).summary() }
+        case .videoList(let query):
+            guard head.method == .get || head.isHead else { return .now(methodNotAllowed(Self.readMethods)) }
+            return offLoop(eventLoop) { Listing(responder: self).page(query) }
         case .video(let key, let kind):
             switch head.method {
-            case .GET, .HEAD: return video(key, kind, head)
-            case .OPTIONS: return preflight(head)
-            default: return methodNotAllowed(Self.mediaMethods)
+            case .get, .head: return video(key, kind, head, loop: loop, on: eventLoop)
+            case .options: return .now(preflight(head))
+            default: return .now(methodNotAllowed(Self.mediaMethods))
             }
         }
     }
 
     func methodNotAllowed(_ allow: String) -> Response {
-        var h = HTTPHeaders()
-        h.add(name: "Allow", value: allow)
-        return .error(.methodNotAllowed, "method not allowed; use \(allow)", headers: h)
+        .error(405, "method not allowed; use \(allow)", headers: [("Allow", allow)])
+    }
+
+    /// Work that may read much of the catalog or wait on a lock: a thread of the pool, never
+    /// the event loop.
+    func offLoop(_ eventLoop: any EventLoop, _ work: @escaping @Sendable () -> Response) -> ResponseSource {
+        .later(threads.runIfActive(eventLoop: eventLoop, work))
     }
 
     // MARK: routes
 
     func health() -> Response {
         do {
-            let count = try catalog.recordCount()
-            return .json(.ok, "{\"status\":\"ok\",\"records\":\(count)}")
+            let count = try catalog.records.count()
+            return .json(200, "{\"status\":\"ok\",\"records\":\(count)}")
         } catch {
-            return .error(.serviceUnavailable, "catalog unavailable: \(error)")
+            return .error(503, "catalog unavailable: \(error)")
         }
     }
 
-    func videoList() -> Response {
-        var items: [String] = []
-        var page: [VideoRecord] = []
+    func preflight(_ head: RequestHead) -> Response {
+        var h = [("Allow", Self.mediaMethods)]
+        if let origin = head.origin, configuration.corsOrigins.contains(origin) {
+            h.append(("Access-Control-Allow-Methods", Self.mediaMethods))
+            let requested = head.accessControlRequestHeaders ?? ""
+            h.append(("Access-Control-Allow-Headers",
+                      requested.isEmpty ? "Range, If-Range, If-None-Match, If-Modified-Since" : requested))
+            h.append(("Access-Control-Max-Age", "600"))
+        }
+        return Response(status: 204, headers: h)
+    }
+
+    func video(_ route: Route.VideoKey, _ kind: FileKind?, _ head: RequestHead, loop: LoopState,
+               on eventLoop: any EventLoop) -> ResponseSource {
+        let key: RecordKey
+        switch route {
+        case .id(let id): key = .id(id)
+        case .uuid(let u): key = .uuid(u)
+        }
         do {
-            // Pages of records share one cache query instead of one per file.
-            func flush() throws {
-                let paths = page.flatMap { r in FileKind.allCases.compactMap { r.path(for: $0).map(mediaRoot.resolve) } }
-                let cache = (try? catalog.cachedVerifications(paths: paths, depth: "standard")) ?? [:]
-                for r in page { items.append(listItem(r, cache)) }
-                page.removeAll(keepingCapacity: true)
-            }
-            try catalog.forEachRecord { r in
-                page.append(r)
-                if page.count >= 500 { try flush() }
-            }
-            try flush()
+            let record = try loop.records.lookup(key, in: catalog.records)
+            return .now(video(record, kind, head, files: loop.files))
+        } catch CatalogError.busy {
+            // Another process holds the catalog's lock: wait for it off the loop, briefly.
+            let records = catalog.records
+            let responder = self
+            return .later(threads.runIfActive(eventLoop: eventLoop) {
+                do {
+                    return .success(try records.lookup(key, wait: responder.configuration.catalogWait))
+                } catch {
+                    return .failure(error)
+                }
+            }.map { (result: Result<VideoRecord?, Error>) -> Response in
+                switch result {
+                case .success(let record):
+                    // Back on the loop: open and serve as usual (the file cache is the loop's).
+                    return responder.video(record, kind, head, files: loop.files)
+                case .failure(let error):
+                    return .error(503, "catalog unavailable: \(error)", headers: [("Retry-After", "1")])
+                }
+            })
         } catch {
-            return .error(.serviceUnavailable, "catalog unavailable: \(error)")
+            return .now(.error(503, "catalog unavailable: \(error)", headers: [("Retry-After", "1")]))
         }
-        return .json(.ok, "[" + items.joined(separator: ",") + "]")
     }
 
-    func listItem(_ r: VideoRecord, _ cache: [String: VerificationCacheEntry]) -> String {
-        var fields = ["\"id\":\(r.id)", "\"uuid\":\(JSON.string(r.uuid))"]
-        for kind in FileKind.allCases {
-            guard let stored = r.path(for: kind) else {
-                fields.append("\"\(kind.rawValue)\":null")
-                continue
-            }
-            let resolved = mediaRoot.resolve(stored)
-            var st = stat()
-            let exists = stat(resolved, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
-            var frames = "null"
-            if exists, let cached = cache[resolved], cached.size == Int64(st.st_size),
-               let n = Self.frames(inCachedResult: cached.resultJSON) {
-                frames = String(n)
-            }
-            fields.append("\"\(kind.rawValue)\":{\"path\":\(JSON.string(stored)),\"exists\":\(exists),\"size\":\(exists ? String(st.st_size) : "null"),\"frames\":\(frames)}")
+    func video(_ record: VideoRecord?, _ kind: FileKind?, _ head: RequestHead, files: FileCache) -> Response {
+        guard let record else { return .error(404, "no such record") }
+        let chosen = kind ?? (record.file(.processed) != nil ? .processed : .raw)
+        guard let file = record.file(chosen) else {
+            return .error(404, "record \(record.id) has no \(chosen.rawValue) file")
         }
-        return "{" + fields.joined(separator: ",") + "}"
-    }
-
-    /// Frame counts come from verify's cache; the server never probes on a request.
-    static func frames(inCachedResult json: String) -> Int? {
-        // verify's compact line ("p1<TAB>frames<TAB>..."), or JSON with a "frames" key.
-        if json.hasPrefix("p1\t") {
-            return json.split(separator: "\t", maxSplits: 2).dropFirst().first.flatMap { Int($0) }
-        }
-        guard let obj = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { return nil }
-        return obj["frames"] as? Int
-    }
-
-    func preflight(_ head: HTTPRequestHead) -> Response {
-        var h = HTTPHeaders()
-        h.add(name: "Allow", value: Self.mediaMethods)
-        if let origin = head.headers.first(name: "Origin"), configuration.corsOrigins.contains(origin) {
-            h.add(name: "Access-Control-Allow-Methods", value: Self.mediaMethods)
-            let requested = head.headers.first(name: "Access-Control-Request-Headers") ?? ""
-            h.add(name: "Access-Control-Allow-Headers",
-                  value: requested.isEmpty ? "Range, If-Range, If-None-Match, If-Modified-Since" : requested)
-            h.add(name: "Access-Control-Max-Age", value: "600")
-        }
-        return Response(status: .noContent, headers: h, body: .none)
-    }
-
-    func video(_ key: Route.VideoKey, _ kind: FileKind?, _ head: HTTPRequestHead) -> Response {
-        let record: VideoRecord?
-        do {
-            switch key {
-            case .id(let id): record = try catalog.record(id: id)
-            case .uuid(let uuid): record = try catalog.record(uuid: uuid)
-            }
-        } catch {
-            return .error(.serviceUnavailable, "catalog unavailable: \(error)")
-        }
-        guard let record else { return .error(.notFound, "no such record") }
-        let chosen = kind ?? (record.path(for: .processed) != nil ? .processed : .raw)
-        guard let stored = record.path(for: chosen) else {
-            return .error(.notFound, "record \(record.id) has no \(chosen.rawValue) file")
-        }
-        switch OpenedFile.open(path: mediaRoot.resolve(stored), root: mediaRoot) {
+        // A playable copy, when the catalog names one, is what a browser gets.
+        let path = mediaRoot.resolve(file.playable)
+        switch files.open(path, root: mediaRoot) {
         case .failure(.outsideRoot(let real)):
-            log("warning: record \(record.id) names \(real), outside the media root; refused")
-            return .error(.notFound, "file not found")
+            log("warning: record \(record.id) names \(real.displayed), outside the media root; refused")
+            return .error(404, "file not found")
         case .failure(.missing), .failure(.notRegular):
-            return .error(.notFound, "file not found")
+            return .error(404, "file not found")
         case .failure(.unreadable(let why)):
-            log("warning: record \(record.id): cannot open \(stored): \(why)")
-            return .error(.notFound, "file not found")
-        case .success(let file):
-            return serve(file, head)
+            log("warning: record \(record.id): cannot open \(file.playable.displayed): \(why)")
+            return .error(404, "file not found")
+        case .success(let opened):
+            return serve(opened, head)
         }
     }
 
     // MARK: RFC 9110 steps
 
-    func serve(_ file: OpenedFile, _ head: HTTPRequestHead) -> Response {
-        var h = HTTPHeaders()
-        h.add(name: "ETag", value: file.etag.headerValue)
-        h.add(name: "Last-Modified", value: HTTPDate.format(file.lastModified))
+    func serve(_ file: ServedFile, _ head: RequestHead) -> Response {
         let conditions = RequestConditions(
-            method: head.method.rawValue,
-            hasRange: head.headers.contains(name: "Range"),
-            ifMatch: joined(head.headers, "If-Match"),
-            ifNoneMatch: joined(head.headers, "If-None-Match"),
-            ifModifiedSince: head.headers.first(name: "If-Modified-Since"),
-            ifUnmodifiedSince: head.headers.first(name: "If-Unmodified-Since"),
-            ifRange: head.headers.first(name: "If-Range"))
+            method: head.method.name, hasRange: head.range != nil,
+            ifMatch: head.ifMatch, ifNoneMatch: head.ifNoneMatch,
+            ifModifiedSince: head.ifModifiedSince, ifUnmodifiedSince: head.ifUnmodifiedSince,
+            ifRange: head.ifRange)
         let honourRange: Bool
         switch evaluateConditions(conditions, ResourceValidators(etag: file.etag, lastModified: file.lastModified)) {
         case .notModified:
-            return unsent(file, Response(status: .notModified, headers: h, body: .none))
+            return Response(status: 304, validators: file.validatorLines)
         case .preconditionFailed:
-            return unsent(file, .error(.preconditionFailed, "precondition failed", headers: h))
+            var r = Response.error(412, "precondition failed")
+            r.validators = file.validatorLines
+            return r
         case .proceed(let honour):
             honourRange = honour
         }
-        h.add(name: "Accept-Ranges", value: "bytes")
-        h.add(name: "Content-Disposition", value: contentDisposition(filename: file.filename))
-        let rangeField = honourRange ? joined(head.headers, "Range") : nil
-        let request = evaluateRange(rangeField, size: file.size, limits: RangeLimits(maxRanges: configuration.maxRanges))
+        let request = evaluateRange(honourRange ? head.range : nil, size: file.size,
+                                    limits: RangeLimits(maxRanges: configuration.maxRanges))
         // Random boundaries cost a getrandom call: only multipart answers need one.
         let boundary: String
         if case .ranges(let list) = request, list.count > 1 { boundary = makeBoundary() } else { boundary = "" }
         switch chooseRangeResponse(request, size: file.size, contentType: file.contentType, boundary: boundary) {
         case .full:
-            h.add(name: "Content-Type", value: file.contentType)
-            guard file.size > 0 else { return unsent(file, Response(status: .ok, headers: h, body: .none)) }
-            return Response(status: .ok, headers: h, body: .file(file, ByteRange(first: 0, last: file.size - 1)))
+            let body: Response.Body = file.size > 0 ? .file(file, ByteRange(first: 0, last: file.size - 1)) : .none
+            return Response(status: 200, headers: [("Content-Type", file.contentType)], validators: file.validatorLines,
+                            representation: file.representationLines, body: body)
         case .single(let range):
-            h.add(name: "Content-Type", value: file.contentType)
-            h.add(name: "Content-Range", value: contentRange(range, size: file.size))
-            return Response(status: .partialContent, headers: h, body: .file(file, range))
+            return Response(status: 206, headers: [("Content-Type", file.contentType), ("Content-Range", contentRange(range, size: file.size))],
+                            validators: file.validatorLines, representation: file.representationLines, body: .file(file, range))
         case .multipart(let multipart):
-            h.add(name: "Content-Type", value: multipart.contentType)
-            return Response(status: .partialContent, headers: h, body: .multipart(file, multipart))
+            return Response(status: 206, headers: [("Content-Type", multipart.contentType)], validators: file.validatorLines,
+                            representation: file.representationLines, body: .multipart(file, multipart))
         case .unsatisfiable:
-            h.add(name: "Content-Range", value: unsatisfiedContentRange(size: file.size))
-            return unsent(file, .error(.rangeNotSatisfiable, "range not satisfiable for \(file.size) bytes", headers: h))
+            var r = Response.error(416, "range not satisfiable for \(file.size) bytes",
+                                   headers: [("Accept-Ranges", "bytes"), ("Content-Range", unsatisfiedContentRange(size: file.size))])
+            r.validators = file.validatorLines
+            return r
         }
     }
+}
 
-    /// Several field lines of a list field are one comma-separated list (RFC 9110 §5.3).
-    func joined(_ headers: HTTPHeaders, _ name: String) -> String? {
-        let values = headers[name]
-        return values.isEmpty ? nil : values.joined(separator: ", ")
-    }
-
-    /// A response that sends none of the file it opened for its validators: the descriptor
-    /// closes here, so only `.file` and `.multipart` bodies carry one to the connection.
-    func unsent(_ file: OpenedFile, _ response: Response) -> Response {
-        _ = close(file.descriptor)
-        return response
+extension NIOThreadPool {
+    /// Runs `work` on the pool and completes on `eventLoop`; fails only when the pool stopped.
+    func runIfActive<T: Sendable>(eventLoop: any EventLoop, _ work: @escaping @Sendable () -> T) -> EventLoopFuture<T> {
+        let promise = eventLoop.makePromise(of: T.self)
+        submit { state in
+            switch state {
+            case .active: promise.succeed(work())
+            case .cancelled: promise.fail(ChannelError.ioOnClosedChannel)
+            }
+        }
+        return promise.futureResult
     }
 }

@@ -2,11 +2,27 @@ import MediaCatalog
 
 /// The contract's routes, parsed from a request target. Pure: no catalog, no I/O.
 public enum Route: Equatable, Sendable {
+    case page
+    case asset(String)
     case health
-    case videoList
+    case summary
+    case videoList(ListQuery)
     case video(VideoKey, FileKind?)
+    /// `OPTIONS *`: about the server, not a resource (RFC 9110 §9.3.7).
+    case serverWide
     case badRequest(String)
     case notFound
+
+    /// `GET /api/media/videos/?after=ID&limit=N&status=S&code=C&q=TEXT`.
+    public struct ListQuery: Equatable, Sendable {
+        public var after: Int64 = 0
+        public var limit: Int = ListQuery.defaultLimit
+        public var status: String?
+        public var code: String?
+        public var q: String?
+        public static let defaultLimit = 100
+        public static let maxLimit = 1000
+    }
 
     /// The integer id or the uuid of a record.
     public enum VideoKey: Equatable, Sendable {
@@ -17,10 +33,22 @@ public enum Route: Equatable, Sendable {
     static let videosPrefix = "/api/media/videos"
 
     public static func parse(target: String) -> Route {
+        if target == "*" { return .serverWide }
         let (rawPath, query) = split(target: target)
         guard let path = percentDecode(rawPath) else { return .badRequest("malformed percent-encoding in the path") }
-        if path == "/healthz" { return .health }
-        if path == videosPrefix || path == videosPrefix + "/" { return .videoList }
+        switch path {
+        case "/": return .page
+        case "/assets/app.js", "/assets/app.css": return .asset(String(path.dropFirst("/assets/".count)))
+        case "/healthz": return .health
+        case "/api/media/summary", "/api/media/summary/": return .summary
+        default: break
+        }
+        if path == videosPrefix || path == videosPrefix + "/" {
+            switch listQuery(query) {
+            case .success(let q): return .videoList(q)
+            case .failure(let m): return .badRequest(m.text)
+            }
+        }
         guard path.hasPrefix(videosPrefix + "/") else { return .notFound }
         var rest = path.dropFirst(videosPrefix.count + 1)
         if rest.hasSuffix("/") { rest = rest.dropLast() }
@@ -50,8 +78,40 @@ public enum Route: Equatable, Sendable {
         if !s.isEmpty, s.count <= 18, s.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let id = Int64(s), id > 0 {
             return .id(id)
         }
-        if isUUID(s) { return .uuid(s.lowercased()) }
+        // The dashed form, or Django's 32 hex digits: both name the same record.
+        if let hex = UUIDText.hexDigits(Array(s.utf8)) { return .uuid(UUIDText.dashed(hex)) }
         return nil
+    }
+
+    static func listQuery(_ query: Substring?) -> Result<ListQuery, Message> {
+        var q = ListQuery()
+        guard let query else { return .success(q) }
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = parts[0]
+            guard let value = percentDecode(parts.count > 1 ? parts[1] : "", plusIsSpace: true) else {
+                return .failure(Message(text: "malformed percent-encoding in \(name)"))
+            }
+            switch name {
+            case "after":
+                guard let n = Int64(value), n >= 0 else { return .failure(Message(text: "after must be a record id (0 or more)")) }
+                q.after = n
+            case "limit":
+                guard let n = Int(value), (1...ListQuery.maxLimit).contains(n) else {
+                    return .failure(Message(text: "limit must be between 1 and \(ListQuery.maxLimit)"))
+                }
+                q.limit = n
+            case "status":
+                guard ["ok", "warning", "error", "unchecked"].contains(value) else {
+                    return .failure(Message(text: "status must be ok, warning, error or unchecked"))
+                }
+                q.status = value
+            case "code": q.code = value.isEmpty ? nil : value
+            case "q": q.q = value.isEmpty ? nil : value
+            default: continue
+            }
+        }
+        return .success(q)
     }
 
     static func isUUID(_ s: String) -> Bool {
@@ -84,18 +144,22 @@ public enum Route: Equatable, Sendable {
         return .success(kind)
     }
 
-    static func percentDecode(_ s: Substring) -> String? {
-        guard s.contains("%") else { return String(s) }
+    static func percentDecode(_ s: Substring, plusIsSpace: Bool = false) -> String? {
+        guard s.contains("%") || (plusIsSpace && s.contains("+")) else { return String(s) }
         var out: [UInt8] = []
         var it = Array(s.utf8)[...]
         while let c = it.popFirst() {
             if c == UInt8(ascii: "%") {
-                guard it.count >= 2, let hi = hex(it.popFirst()!), let lo = hex(it.popFirst()!) else { return nil }
+                guard let a = it.popFirst(), let b = it.popFirst(), let hi = hex(a), let lo = hex(b) else { return nil }
                 out.append(hi << 4 | lo)
+            } else if plusIsSpace && c == UInt8(ascii: "+") {
+                out.append(0x20)
             } else {
                 out.append(c)
             }
         }
+        // A NUL decoded from %00 never names anything: treat the whole target as malformed.
+        if out.contains(0) { return nil }
         return String(validating: out, as: UTF8.self)
     }
 

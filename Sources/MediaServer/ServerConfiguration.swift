@@ -22,6 +22,16 @@ public struct ServerConfiguration: Sendable {
     /// One line per request on stderr.
     public var accessLog: Bool = true
     public var eventLoopThreads: Int = System.coreCount
+    /// Threads for work that must not run on an event loop: listings, and lookups that wait
+    /// for another process's lock on the catalog.
+    public var blockingThreads: Int = 2
+    /// Seconds a request may wait for another process's lock on the catalog (off the event
+    /// loop) before it is answered 503.
+    public var catalogWait: Double = 2
+    /// Opened files kept per event loop (each revalidated by stat on every request); 0: none.
+    public var fileCacheCapacity: Int = 256
+    /// A cached descriptor unused this long is closed.
+    public var fileCacheIdle: TimeAmount = .seconds(10)
 
     public init() {}
 }

@@ -3,6 +3,7 @@
 
 import Foundation
 import Testing
+import TestSupport
 
 struct MalformedCase: Sendable, CustomTestStringConvertible {
     let name: String
@@ -54,7 +55,7 @@ struct ConnectionTests {
             defer { connection.close() }
             try connection.send(c.bytes)
             let r = try connection.readResponse()
-            let closed = try connection.waitForClose(within: 3)
+            let closed = try connection.waitForClose(within: 15)
             return (r, closed, try server.get("/healthz"))
         }
         #expect(r.status == c.status, "\(r)")
@@ -163,7 +164,7 @@ struct ConnectionTests {
             let c = try server.connect()
             defer { c.close() }
             try c.send("GET \(videoPath(lib.id("both"))) HTTP/1.0\r\n\r\n")
-            return (try c.readResponse(), try c.waitForClose(within: 3))
+            return (try c.readResponse(), try c.waitForClose(within: 15))
         }
         #expect(r.status == 200)
         #expect(r.version == "HTTP/1.0")
@@ -181,7 +182,7 @@ struct ConnectionTests {
             let c = try server.connect()
             defer { c.close() }
             let r = try c.exchange("GET", videoPath(lib.id("big")), headers: [("Connection", "close"), ("Range", "bytes=0-99")])
-            return (r, try c.waitForClose(within: 3))
+            return (r, try c.waitForClose(within: 15))
         }
         #expect(r.status == 206)
         #expect(r.header("Connection")?.lowercased() == "close")
@@ -209,7 +210,7 @@ struct ConnectionTests {
             let answered = try idle.exchange("GET", "/healthz").status == 200
             Thread.sleep(forTimeInterval: 0.5)
             let open = (!slow.peerHasClosed(), !idle.peerHasClosed())
-            let closed = waitUntil(seconds: 3) { slow.peerHasClosed() && idle.peerHasClosed() }
+            let closed = waitUntil(seconds: 15) { slow.peerHasClosed() && idle.peerHasClosed() }
             return Seen(idleAnswered: answered, openAtHalfSecond: open,
                         closedAfter: closed.map { _ in Date().timeIntervalSince(start) },
                         healthAfter: try server.get("/healthz").status)
@@ -217,8 +218,8 @@ struct ConnectionTests {
         #expect(seen.idleAnswered)
         #expect(seen.openAtHalfSecond.slow, "closed before the timeout")
         #expect(seen.openAtHalfSecond.idle, "idle keep-alive closed before the timeout")
-        let closedAfter = try #require(seen.closedAfter, "connections still open 3.5 s after opening")
-        #expect(closedAfter < 3.5)
+        // Generous against a loaded machine; a server without the timeout never closes them.
+        #expect(seen.closedAfter != nil, "connections still open 15 s after opening")
         #expect(seen.healthAfter == 200, "the server still serves")
     }
 
@@ -226,23 +227,47 @@ struct ConnectionTests {
     func trickledHead() async throws {
         let (_, server) = try await startServer { $0.requestHeadTimeout = .seconds(1) }
         defer { server.stop() }
-        let text = Array("GET /healthz HTTP/1.1\r\nHost: a\r\nX-Slow: \(String(repeating: "z", count: 100))\r\n\r\n".utf8)
-        let (closed, elapsed, sent) = try await io {
+        // About 15 s of trickle: a server that restarts its timer on every byte lets it all
+        // through; one that times the whole head cuts it after about a second.
+        let text = Array("GET /healthz HTTP/1.1\r\nHost: a\r\nX-Slow: \(String(repeating: "z", count: 450))\r\n\r\n".utf8)
+        let (closed, sent) = try await io {
             let c = try server.connect()
             defer { c.close() }
-            let start = Date()
             var sent = 0
-            while sent < text.count, !c.peerHasClosed(), Date().timeIntervalSince(start) < 4 {
+            while sent < text.count, !c.peerHasClosed() {
                 try? c.send([text[sent]])
                 sent += 1
                 Thread.sleep(forTimeInterval: 0.03)
             }
-            let closed = try c.peerHasClosed() || c.waitForClose(within: 1)
-            return (closed, Date().timeIntervalSince(start), sent)
+            let closed = try c.peerHasClosed() || c.waitForClose(within: 2)
+            return (closed, sent)
         }
         #expect(closed)
-        #expect(elapsed < 3)
         #expect(sent < text.count, "the whole head got through")
+    }
+
+    @Test("the open-file cache holds few descriptors, lets go of idle ones, and never of one still sending")
+    func fileCacheDescriptors() async throws {
+        let (lib, server) = try await startServer { $0.fileCacheCapacity = 4; $0.fileCacheIdle = .milliseconds(600) }
+        defer { server.stop() }
+        let targets = ["big", "both", "webm", "mkv", "mov", "nonascii", "quote"].map { videoPath(lib.id($0)) }
+        let (peak, afterIdle, deletedHeld) = try await io { () -> (Int, Int, Bool) in
+            var peak = 0
+            for t in targets {
+                _ = try server.get(t, headers: [("Range", "bytes=0-1")])
+                peak = max(peak, openDescriptors(under: lib.mediaRoot).count)
+            }
+            _ = waitUntil(seconds: 15) { openDescriptors(under: lib.mediaRoot).isEmpty }
+            let afterIdle = openDescriptors(under: lib.mediaRoot).count
+            // A deleted file: its descriptor goes at the next request for it, or with the sweep.
+            _ = try server.get(videoPath(lib.id("webm")), headers: [("Range", "bytes=0-1")])
+            try FileManager.default.removeItem(atPath: lib.path("clip.webm"))
+            let gone = try server.get(videoPath(lib.id("webm")))
+            return (peak, afterIdle, gone.status != 404 || openDescriptors(under: lib.mediaRoot).contains { $0.contains("clip.webm") })
+        }
+        #expect(peak <= 4, "at most the cache's capacity: \(peak)")
+        #expect(afterIdle == 0)
+        #expect(!deletedHeld, "a deleted file is 404 and its descriptor is released")
     }
 
     @Test("connection cap: a third connection gets 503 and the slot frees when one closes")
@@ -264,7 +289,7 @@ struct ConnectionTests {
             let third = try server.connect()
             defer { third.close() }
             let rejected = try third.readResponse()
-            let rejectedClosed = try third.waitForClose(within: 3)
+            let rejectedClosed = try third.waitForClose(within: 15)
             let stillServed = try b.exchange("GET", "/healthz").status
             a.close()
             var freed = false
@@ -337,9 +362,9 @@ struct ConnectionTests {
         expectSameBytes(tail.body, Array(expected[((8 << 20) - 65536)...]), "tail")
     }
 
-    @Test("no descriptor of a served file outlives its response, whatever the outcome")
+    @Test("without the open-file cache, no descriptor of a served file outlives its response, whatever the outcome")
     func noDescriptorLeaks() async throws {
-        let (lib, server) = try await startServer()
+        let (lib, server) = try await startServer { $0.fileCacheCapacity = 0 }
         defer { server.stop() }
         try lib.writeLarge(megabytes: 8, to: "large.mp4")
         let large = try lib.add("large", raw: "large.mp4")
@@ -370,7 +395,7 @@ struct ConnectionTests {
                 seen.append(openDescriptors(under: lib.mediaRoot).contains { $0.hasSuffix("/large.mp4") })
                 aborted.abort()
             }
-            _ = waitUntil(seconds: 3) { openDescriptors(under: lib.mediaRoot).isEmpty }
+            _ = waitUntil(seconds: 15) { openDescriptors(under: lib.mediaRoot).isEmpty }
             return (seen, openDescriptors(under: lib.mediaRoot))
         }
         #expect(seenDuringTransfer == [true, true, true])
@@ -416,7 +441,7 @@ struct ConnectionTests {
 
     @Test("graceful shutdown: the in-flight response completes, idle connections close, the port refuses")
     func gracefulShutdown() async throws {
-        let (lib, server) = try await startServer(empty: true) { $0.shutdownGrace = .seconds(5) }
+        let (lib, server) = try await startServer(empty: true) { $0.shutdownGrace = .seconds(30) }
         defer { server.stop() }
         try lib.writeLarge(megabytes: 8, to: "large.mp4")
         let id = try lib.add("large", raw: "large.mp4").id
@@ -426,12 +451,13 @@ struct ConnectionTests {
             var refusedDuringShutdown = false
             var idleClosed = false
             var finishedEarly = false
-            var body: [UInt8] = []
+            var bodyMatches = false
             var closedAfterResponse = false
             var shutdownReturned = false
             var shutdownSeconds = 0.0
             var refusedAfter = false
         }
+        let expected = try lib.contents("large.mp4")
         let port = server.port
         let mediaServer = server.server
         let seen = try await io {
@@ -443,7 +469,7 @@ struct ConnectionTests {
             defer { busy.close() }
             try busy.sendRequest("GET", videoPath(id))
             seen.head = try busy.readResponseHead()
-            seen.body = try busy.readBody(count: 256 * 1024)
+            var body = try busy.readBody(count: 256 * 1024)
 
             let done = LogLines()
             let started = Date()
@@ -451,13 +477,14 @@ struct ConnectionTests {
                 mediaServer.shutdown()
                 done.append("done")
             }
-            seen.refusedDuringShutdown = waitUntil(seconds: 3) { !portAcceptsConnections(port) } != nil
-            seen.idleClosed = waitUntil(seconds: 2) { idle.peerHasClosed() } != nil
+            seen.refusedDuringShutdown = waitUntil(seconds: 15) { !portAcceptsConnections(port) } != nil
+            seen.idleClosed = waitUntil(seconds: 15) { idle.peerHasClosed() } != nil
             Thread.sleep(forTimeInterval: 0.3)
             seen.finishedEarly = !done.all.isEmpty
-            seen.body += try busy.readBody(count: (8 << 20) - seen.body.count)
-            seen.closedAfterResponse = try busy.waitForClose(within: 3)
-            seen.shutdownReturned = waitUntil(seconds: 4) { !done.all.isEmpty } != nil
+            body += try busy.readBody(count: (8 << 20) - body.count)
+            seen.bodyMatches = body == expected
+            seen.closedAfterResponse = try busy.waitForClose(within: 15)
+            seen.shutdownReturned = waitUntil(seconds: 10) { !done.all.isEmpty } != nil
             seen.shutdownSeconds = Date().timeIntervalSince(started)
             seen.refusedAfter = !portAcceptsConnections(port)
             return seen
@@ -467,10 +494,11 @@ struct ConnectionTests {
         #expect(seen.refusedDuringShutdown, "the port still accepts connections during shutdown")
         #expect(seen.idleClosed, "an idle keep-alive connection was not closed at shutdown")
         #expect(!seen.finishedEarly, "shutdown finished while a response was in flight")
-        expectSameBytes(seen.body, try lib.contents("large.mp4"), "in-flight body")
+        #expect(seen.bodyMatches, "the in-flight body differs from the file")
         #expect(seen.closedAfterResponse, "the connection should close after its last response")
         #expect(seen.shutdownReturned, "shutdown did not return")
-        #expect(seen.shutdownSeconds < 5)
+        // Well inside the grace period: shutdown waited for the response, not for the timer.
+        #expect(seen.shutdownSeconds < 25)
         #expect(seen.refusedAfter)
     }
 }

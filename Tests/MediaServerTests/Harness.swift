@@ -4,6 +4,7 @@
 import Foundation
 import HTTPRanges
 import MediaCatalog
+import MediaFiles
 import MediaServer
 import Testing
 import TestSupport
@@ -17,30 +18,6 @@ let otherOrigin = "https://evil.example.com"
 
 /// Size of the pseudo-random `big.mp4`.
 let bigSize = 1 << 20
-
-/// Deterministic, fast pseudo-random bytes (SplitMix64).
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-func pseudoRandomBytes(count: Int, seed: UInt64) -> [UInt8] {
-    var rng = SplitMix64(state: seed)
-    var out = [UInt8](repeating: 0, count: count)
-    out.withUnsafeMutableBytes { raw in
-        let words = raw.count / 8
-        let p = raw.baseAddress!.assumingMemoryBound(to: UInt64.self)
-        for i in 0..<words { p[i] = rng.next() }
-        for i in (words * 8)..<raw.count { raw[i] = UInt8(truncatingIfNeeded: rng.next()) }
-    }
-    return out
-}
 
 /// Log lines the server hands to its `log` closure.
 final class LogLines: @unchecked Sendable {
@@ -68,7 +45,7 @@ final class TestLibrary: @unchecked Sendable {
     let outside: String
     let catalogPath: String
     /// The writer's handle; the server gets its own read-only handle, as `serve` does.
-    let catalog: SQLiteCatalog
+    let catalog: OpenCatalog
     private(set) var records: [String: VideoRecord] = [:]
 
     /// An empty library; add files and records yourself.
@@ -79,7 +56,7 @@ final class TestLibrary: @unchecked Sendable {
         catalogPath = directory + "/catalog.sqlite"
         try FileManager.default.createDirectory(atPath: mediaRoot, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
-        catalog = try SQLiteCatalog(path: catalogPath, access: .create)
+        catalog = try CatalogOpener.open(CatalogOptions(location: catalogPath, access: .create))
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
@@ -183,7 +160,7 @@ final class TestLibrary: @unchecked Sendable {
 
     @discardableResult
     func add(_ name: String, raw: String? = nil, processed: String? = nil, uuid: String? = nil) throws -> VideoRecord {
-        let record = try catalog.insert(rawFile: raw, processedFile: processed, uuid: uuid)
+        let record = try catalog.records.insert([NewRecord(rawFile: raw.map { RawPath($0) }, processedFile: processed.map { RawPath($0) }, uuid: uuid)])[0]
         records[name] = record
         return record
     }
@@ -197,7 +174,7 @@ final class TestLibrary: @unchecked Sendable {
     func uuid(_ name: String) -> String { record(name).uuid }
 
     func delete(_ name: String) throws {
-        try catalog.delete(ids: [id(name)]) { _ in }
+        _ = try catalog.records.delete(DeletionRequest(records: [record(name)], cascade: false), journal: NoJournal())
         records[name] = nil
     }
 
@@ -212,7 +189,7 @@ final class TestLibrary: @unchecked Sendable {
         config.corsOrigins = [allowedOrigin]
         config.shutdownGrace = .seconds(3)
         configure(&config)
-        let readOnly = try SQLiteCatalog(path: catalogPath, access: .read)
+        let readOnly = try CatalogOpener.open(CatalogOptions(location: catalogPath, access: .read))
         return try TestServer(configuration: config, catalog: readOnly, mediaRoot: MediaRoot(mediaRoot), library: self)
     }
 }
@@ -226,7 +203,7 @@ final class TestServer: Sendable {
     /// even when a test keeps only the server.
     let library: TestLibrary
 
-    init(configuration: ServerConfiguration, catalog: any Catalog, mediaRoot: MediaRoot, library: TestLibrary) throws {
+    init(configuration: ServerConfiguration, catalog: OpenCatalog, mediaRoot: MediaRoot, library: TestLibrary) throws {
         self.library = library
         let log = self.log
         server = MediaHTTPServer(configuration: configuration, catalog: catalog, mediaRoot: mediaRoot) { log.append($0) }
@@ -321,17 +298,6 @@ func expectSameBytes(_ got: [UInt8], _ expected: [UInt8], _ what: String,
                  sourceLocation: sourceLocation)
 }
 
-/// Polls `condition` until it holds or `seconds` pass; returns the elapsed seconds, or nil on timeout.
-/// Blocking: call it inside `io`, where a timing measurement is not at the mercy of the cooperative pool.
-func waitUntil(seconds: Double, _ condition: () -> Bool) -> Double? {
-    let start = Date()
-    while Date().timeIntervalSince(start) < seconds {
-        if condition() { return Date().timeIntervalSince(start) }
-        Thread.sleep(forTimeInterval: 0.02)
-    }
-    return condition() ? Date().timeIntervalSince(start) : nil
-}
-
 /// Descriptors of this process open on files under `directory` (from /proc/self/fd).
 func openDescriptors(under directory: String) -> [String] {
     guard let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return [] }
@@ -339,4 +305,10 @@ func openDescriptors(under directory: String) -> [String] {
         guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + fd) else { return nil }
         return target.hasPrefix(directory + "/") ? target : nil
     }
+}
+
+/// Deletions the tests make to stage a situation need no journal.
+final class NoJournal: DeletionJournal {
+    func write(_ change: RowChange) throws {}
+    func sealBeforeCommit() throws {}
 }

@@ -1,6 +1,7 @@
 // HEAD answers with exactly the header fields GET would send (Date aside), and no body.
 
 import Testing
+import TestSupport
 
 struct HeadCase: Sendable, CustomTestStringConvertible {
     let name: String

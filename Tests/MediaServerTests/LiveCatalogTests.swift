@@ -3,11 +3,21 @@
 // `medialib` process would make them.
 
 import Foundation
+import Maintenance
 import MediaCatalog
+import MediaFiles
+import MediaProbe
 import Testing
+import TestSupport
 
-private func records(in response: HTTPResponse) throws -> [[String: Any]] {
-    try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [[String: Any]])
+func records(in response: HTTPResponse) throws -> [[String: Any]] {
+    let doc = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+    return try #require(doc["records"] as? [[String: Any]])
+}
+
+/// A record's file of one kind in the listing.
+func listedFile(_ record: [String: Any]?, _ kind: String) -> [String: Any]? {
+    (record?["files"] as? [[String: Any]])?.first { $0["kind"] as? String == kind && $0["role"] as? String == "original" }
 }
 
 private func recordCount(in response: HTTPResponse) -> Int? {
@@ -54,7 +64,7 @@ struct LiveCatalogTests {
         expectJSONError(after)
         #expect(processed.status == 200, "the record's processed file is still served")
         let entry = try #require(try records(in: list).first { ($0["id"] as? Int).map(Int64.init) == lib.id("both") })
-        #expect((entry["raw"] as? [String: Any])?["exists"] as? Bool == false)
+        #expect(listedFile(entry, "raw")?["exists"] as? Bool == false)
     }
 
     @Test("a record added while the server runs is served at once")
@@ -70,7 +80,7 @@ struct LiveCatalogTests {
         let record = try lib.add("fresh", raw: "new/fresh.webm", uuid: uuid)
         let targets = ["/api/media/videos/\(uuid)/", videoPath(record.id)]
         let (responses, list) = try await io {
-            (try targets.map { try c.exchange("GET", $0) }, try c.exchange("GET", "/api/media/videos/"))
+            (try targets.map { try c.exchange("GET", $0) }, try c.exchange("GET", "/api/media/videos/?limit=1000"))
         }
 
         #expect(before.status == 404)
@@ -120,25 +130,34 @@ struct LiveCatalogTests {
                 "log: \(server.log.all)")
     }
 
-    @Test("the list reports frame counts from verify's cache, only while the size still matches")
+    @Test("the list reports facts from the probe cache, only while the file is unchanged; others are not checked yet")
     func listFramesFromCache() async throws {
         let (lib, server) = try await startServer()
         defer { server.stop() }
-        func entry(_ path: String, size: Int64) -> VerificationCacheEntry {
-            VerificationCacheEntry(path: path, size: size, mtimeNanoseconds: 0, inode: 0, depth: "standard",
-                                   toolVersion: "test", resultJSON: "{\"frames\":42}", checkedAt: "2024-01-01T00:00:00Z")
+        let probe = ProbeResult(container: "mov,mp4,m4a,3gp,3g2,mj2", videoCodec: "h264", width: 64, height: 48, duration: 1.4,
+                                headerFrameCount: 42, countedPackets: 42, indexPastEnd: false, moovBeforeMdat: true, fileSize: Int64(bigSize))
+        func entry(_ path: String, sizeDelta: Int64 = 0) throws -> CachedFacts {
+            var st = stat()
+            #expect(stat(path, &st) == 0)
+            var identity = FileStatus(st).identity
+            identity.size += sizeDelta
+            return CachedFacts(path: RawPath(path), depth: "standard", identity: identity, toolVersion: Inspector.toolVersion,
+                               facts: FactsCodec.encode(FileFacts(.success(probe))), checkedAt: "2024-01-01T00:00:00Z")
         }
-        try lib.catalog.storeVerifications([
-            entry(lib.path("big.mp4"), size: Int64(bigSize)),
-            entry(lib.path("raw/three-frames.mp4"), size: 1),
-        ])
-        let list = try records(in: try await io { try server.get("/api/media/videos/") })
+        try lib.catalog.state.storeFacts([try entry(lib.path("big.mp4")), try entry(lib.path("raw/three-frames.mp4"), sizeDelta: 1)])
+        let list = try records(in: try await io { try server.get("/api/media/videos/?limit=1000") })
         func raw(_ name: String) -> [String: Any]? {
-            let record = list.first { ($0["id"] as? Int).map(Int64.init) == lib.id(name) }
-            return record?["raw"] as? [String: Any]
+            listedFile(list.first { ($0["id"] as? Int).map(Int64.init) == lib.id(name) }, "raw")
         }
         #expect(raw("big")?["frames"] as? Int == 42)
-        #expect(raw("both")?["frames"] is NSNull, "a cache entry for another size must not be reported")
+        #expect(raw("big")?["checked"] as? Bool == true)
+        #expect(raw("both")?["frames"] is NSNull, "an entry for another size must not be reported")
+        #expect(raw("both")?["checked"] as? Bool == false)
         #expect(raw("webm")?["frames"] is NSNull)
+        let webm = list.first { ($0["id"] as? Int).map(Int64.init) == lib.id("webm") }
+        #expect(webm?["status"] as? String == "unchecked")
+        let missing = list.first { ($0["id"] as? Int).map(Int64.init) == lib.id("missing") }
+        #expect(missing?["status"] as? String == "error", "a missing file needs no probe to be an error")
+        #expect((missing?["codes"] as? [String]) == ["missing_file"])
     }
 }

@@ -6,6 +6,7 @@
 import Foundation
 import MediaServer
 import Testing
+import TestSupport
 
 @Suite("Pipelining behind a large response")
 struct PipelineBehindLargeResponseTests {
@@ -29,7 +30,7 @@ struct PipelineBehindLargeResponseTests {
             defer { c.close() }
             try c.send(RawConnection.request("GET", videoPath(id))
                 + RawConnection.request("GET", videoPath(id), headers: [("Connection", "close")]))
-            return (try c.readResponse(), try c.readResponse(), try c.waitForClose(within: 3))
+            return (try c.readResponse(), try c.readResponse(), try c.waitForClose(within: 15))
         }
         let expected = try lib.contents("large.mp4")
         #expect(first.status == 200)
@@ -73,7 +74,7 @@ struct PipelineBehindLargeResponseTests {
             let c = try server.connect(timeout: 5, receiveBuffer: 64 * 1024)
             defer { c.close() }
             try c.send(RawConnection.request("GET", videoPath(id)) + "THIS IS NOT HTTP\r\n\r\n")
-            return (try c.readResponse(), try c.waitForClose(within: 3), try server.get("/healthz"))
+            return (try c.readResponse(), try c.waitForClose(within: 15), try server.get("/healthz"))
         }
         #expect(first.status == 200)
         expectSameBytes(first.body, try lib.contents("large.mp4"), "first response")
@@ -110,7 +111,7 @@ struct ProtocolDetailTests {
             let c = try server.connect()
             defer { c.close() }
             try c.send("POST /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nhalf")
-            return (waitUntil(seconds: 2) { c.peerHasClosed() }, try server.get("/healthz"))
+            return (waitUntil(seconds: 15) { c.peerHasClosed() }, try server.get("/healthz"))
         }
         #expect(closed != nil, "a connection stuck in a request body is held open")
         #expect(after.status == 200)

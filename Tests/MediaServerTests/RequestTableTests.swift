@@ -9,6 +9,7 @@
 import Foundation
 import HTTPRanges
 import Testing
+import TestSupport
 
 enum HeaderCheck: Sendable {
     case equals(String, String)
@@ -363,24 +364,27 @@ struct RequestTableTests {
         case .jsonError:
             expectJSONError(r)
         case .list:
-            let list = try #require(try JSONSerialization.jsonObject(with: Data(r.body)) as? [[String: Any]])
+            let doc = try #require(try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])
+            let list = try #require(doc["records"] as? [[String: Any]])
             #expect(list.count == lib.records.count)
+            #expect(doc["next"] is NSNull, "one page holds them all")
             let bothRecord = lib.record("both")
             let entry = try #require(list.first { ($0["id"] as? Int).map(Int64.init) == bothRecord.id })
             #expect(entry["uuid"] as? String == bothRecord.uuid)
-            let raw = try #require(entry["raw"] as? [String: Any])
+            let raw = try #require(listedFile(entry, "raw"))
             #expect(raw["path"] as? String == "raw/three-frames.mp4")
             #expect(raw["exists"] as? Bool == true)
             #expect(raw["size"] as? Int == (try lib.size(rawFile)))
-            let processed = try #require(entry["processed"] as? [String: Any])
+            #expect(raw["url"] as? String == "/api/media/videos/\(bothRecord.id)/?type=raw")
+            let processed = try #require(listedFile(entry, "processed"))
             #expect(processed["size"] as? Int == (try lib.size(processedFile)))
             let missing = try #require(list.first { ($0["id"] as? Int).map(Int64.init) == lib.id("missing") })
-            let missingRaw = try #require(missing["raw"] as? [String: Any])
+            let missingRaw = try #require(listedFile(missing, "raw"))
             #expect(missingRaw["exists"] as? Bool == false)
             #expect(missingRaw["size"] is NSNull)
-            #expect(missing["processed"] is NSNull)
+            #expect(listedFile(missing, "processed") == nil)
             let nonASCII = try #require(list.first { ($0["id"] as? Int).map(Int64.init) == lib.id("nonascii") })
-            #expect((nonASCII["raw"] as? [String: Any])?["path"] as? String == "vidéo ü.mp4")
+            #expect(listedFile(nonASCII, "raw")?["path"] as? String == "vidéo ü.mp4")
         case .health:
             let doc = try #require(try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])
             #expect(doc["status"] as? String == "ok")

@@ -1,0 +1,291 @@
+import HTTPRanges
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes one response at a time on a connection: the head with the headers every response
+/// carries (Date, Server, CORS, Connection, Content-Length), a small body in the same write,
+/// a large one through `FileBodyStream`. Owns the send timeout: an answer the client does
+/// not take within it is abandoned and the connection closed.
+final class ResponseWriter {
+    enum Outcome: Equatable { case sent, aborted }
+
+    private let configuration: ServerConfiguration
+    private let log: @Sendable (String) -> Void
+    /// "Vary: Origin\r\n" plus, per allowed origin, its CORS lines: encoded once.
+    private let vary: ByteBuffer?
+    private let corsLines: [String: ByteBuffer]
+    private var sendTimer: Scheduled<Void>?
+    private var stream: FileBodyStream?
+
+    /// Bodies up to this size are read (or copied) and sent with the head in one write.
+    static let inlineLimit: Int64 = 16 * 1024
+
+    init(configuration: ServerConfiguration, log: @escaping @Sendable (String) -> Void) {
+        self.configuration = configuration
+        self.log = log
+        if configuration.corsOrigins.isEmpty {
+            vary = nil
+            corsLines = [:]
+        } else {
+            vary = ByteBuffer(string: "Vary: Origin\r\n")
+            var lines: [String: ByteBuffer] = [:]
+            for origin in configuration.corsOrigins {
+                lines[origin] = ByteBuffer(string: "Access-Control-Allow-Origin: \(origin)\r\nAccess-Control-Allow-Credentials: true\r\nAccess-Control-Expose-Headers: Content-Range, Content-Length, Accept-Ranges, ETag\r\n")
+            }
+            corsLines = lines
+        }
+    }
+
+    func connectionClosed() {
+        sendTimer?.cancel()
+        sendTimer = nil
+        stream?.stop()
+        stream = nil
+    }
+
+    func writabilityChanged(_ writable: Bool, context: ChannelHandlerContext, remote: String) {}
+
+    func write(_ response: Response, for head: RequestHead, closes: Bool, loop: LoopState,
+               context: ChannelHandlerContext, completion: @escaping (Outcome) -> Void) {
+        let bodyLength = head.isHead ? 0 : response.contentLength
+        let inline: Bool
+        switch response.body {
+        case .none: inline = true
+        case .bytes: inline = bodyLength <= FileBodyStream.regionSize
+        case .file: inline = bodyLength <= Self.inlineLimit
+        case .multipart: inline = bodyLength == 0
+        }
+        var buffer = context.channel.allocator.buffer(capacity: 384 + (inline ? Int(bodyLength) : 0))
+        encodeHead(response, head: head, closes: closes, loop: loop, into: &buffer)
+        guard !head.isHead else { return send(buffer, context: context, completion: completion) }
+        switch response.body {
+        case .none:
+            send(buffer, context: context, completion: completion)
+        case .bytes(var bytes) where inline:
+            buffer.writeBuffer(&bytes)
+            send(buffer, context: context, completion: completion)
+        case .bytes(let bytes):
+            context.write(NIOAny(IOData.byteBuffer(buffer)), promise: nil)
+            var pieces: [FileBodyStream.Piece] = []
+            var offset = 0
+            while offset < bytes.readableBytes {
+                let length = min(Int(FileBodyStream.regionSize), bytes.readableBytes - offset)
+                if let slice = bytes.getSlice(at: bytes.readerIndex + offset, length: length) { pieces.append(.bytes(slice)) }
+                offset += length
+            }
+            stream(pieces, file: nil, mustHold: 0, context: context, completion: completion)
+        case .file(let file, let range) where inline:
+            // A few bytes (a player's first probe) cost less as one write with the head than as
+            // a write plus a sendfile; the read is bounded, so memory stays bounded too.
+            let count = Int(range.length)
+            let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+                max(0, pread(file.descriptor, raw.baseAddress, count, off_t(range.first)))
+            }
+            guard got == count else {
+                // The file shrank since it was opened: never pad, never mislabel.
+                log("warning: \(file.filename) shrank while being read; closing the connection")
+                return completion(.aborted)
+            }
+            send(buffer, context: context, completion: completion)
+        case .file(let file, let range):
+            context.write(NIOAny(IOData.byteBuffer(buffer)), promise: nil)
+            stream([.file(range)], file: file, mustHold: range.last + 1, context: context, completion: completion)
+        case .multipart(let file, let multipart):
+            context.write(NIOAny(IOData.byteBuffer(buffer)), promise: nil)
+            var pieces: [FileBodyStream.Piece] = []
+            var mustHold: Int64 = 0
+            for part in multipart.parts {
+                mustHold = max(mustHold, part.range.last + 1)
+                pieces.append(.bytes(ByteBuffer(bytes: part.header)))
+                pieces.append(.file(part.range))
+            }
+            pieces.append(.bytes(ByteBuffer(bytes: multipart.trailer)))
+            stream(pieces, file: file, mustHold: mustHold, context: context, completion: completion)
+        }
+    }
+
+    /// One write; if the socket cannot take it at once, the send timeout starts.
+    private func send(_ buffer: ByteBuffer, context: ChannelHandlerContext, completion: @escaping (Outcome) -> Void) {
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        var done = false
+        promise.futureResult.assumeIsolated().whenComplete { [weak self] result in
+            done = true
+            self?.sendTimer?.cancel()
+            self?.sendTimer = nil
+            switch result {
+            case .success: completion(.sent)
+            case .failure: completion(.aborted)
+            }
+        }
+        context.writeAndFlush(NIOAny(IOData.byteBuffer(buffer)), promise: promise)
+        if !done {
+            sendTimer = context.eventLoop.assumeIsolated().scheduleTask(in: configuration.sendTimeout) { [weak self] in
+                guard !done else { return }
+                self?.log("warning: a client stopped reading; closing its connection after the send timeout")
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    private func stream(_ pieces: [FileBodyStream.Piece], file: ServedFile?, mustHold: Int64, context: ChannelHandlerContext,
+                        completion: @escaping (Outcome) -> Void) {
+        let s = FileBodyStream(pieces: pieces, file: file, mustHold: mustHold, sendTimeout: configuration.sendTimeout,
+                               context: context, log: log) { [weak self] outcome in
+            self?.stream = nil
+            completion(outcome)
+        }
+        stream = s
+        s.start()
+    }
+
+    // MARK: the head
+
+    func encodeHead(_ r: Response, head: RequestHead, closes: Bool, loop: LoopState, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString(head.minorVersion == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
+        buffer.writeString(String(r.status))
+        buffer.writeStaticString(" ")
+        buffer.writeString(Response.reason(r.status))
+        buffer.writeStaticString("\r\n")
+        if var v = r.validators { buffer.writeBuffer(&v) }
+        if var rep = r.representation, r.status == 200 || r.status == 206 { buffer.writeBuffer(&rep) }
+        for (name, value) in r.headers {
+            buffer.writeString(name)
+            buffer.writeStaticString(": ")
+            buffer.writeString(value)
+            buffer.writeStaticString("\r\n")
+        }
+        var date = loop.date()
+        buffer.writeBuffer(&date)
+        buffer.writeStaticString("Server: medialib\r\n")
+        if var vary {
+            buffer.writeBuffer(&vary)
+            if let origin = head.origin, var lines = corsLines[origin] { buffer.writeBuffer(&lines) }
+        }
+        if closes {
+            buffer.writeStaticString("Connection: close\r\n")
+        } else if head.minorVersion == 0 {
+            // HTTP/1.0 assumes close unless told otherwise (RFC 9112 Appendix C.2.2).
+            buffer.writeStaticString("Connection: keep-alive\r\n")
+        }
+        if r.hasContentLength {
+            buffer.writeStaticString("Content-Length: ")
+            buffer.writeString(String(r.contentLength))
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+    }
+}
+
+/// Sends a file body (or a multipart body's pieces, or a large generated body) one bounded
+/// region at a time: the next is queued only when the previous one has left for the socket,
+/// so memory per connection is one region whatever the size. A watchdog cuts the connection
+/// when the file shrinks below what is being sent (sendfile would stall forever, and padding
+/// is never an option) or when the client stops taking bytes for the send timeout.
+final class FileBodyStream {
+    enum Piece {
+        case bytes(ByteBuffer)
+        case file(ByteRange)
+    }
+
+    static let regionSize: Int64 = 256 * 1024
+
+    private let pieces: [Piece]
+    private let file: ServedFile?
+    private let mustHold: Int64
+    private let sendTimeout: TimeAmount
+    private let context: ChannelHandlerContext
+    private let log: @Sendable (String) -> Void
+    private let done: (ResponseWriter.Outcome) -> Void
+    private var index = 0
+    private var position: Int64?
+    private var pumping = false
+    private var finished = false
+    private var lastProgress = NIODeadline.now()
+    private var watchdog: Scheduled<Void>?
+
+    init(pieces: [Piece], file: ServedFile?, mustHold: Int64, sendTimeout: TimeAmount, context: ChannelHandlerContext,
+         log: @escaping @Sendable (String) -> Void, done: @escaping (ResponseWriter.Outcome) -> Void) {
+        self.pieces = pieces
+        self.file = file
+        self.mustHold = mustHold
+        self.sendTimeout = sendTimeout
+        self.context = context
+        self.log = log
+        self.done = done
+    }
+
+    func start() {
+        pump()
+        if !finished { watch() }
+    }
+
+    func stop() {
+        guard !finished else { return }
+        finish(.aborted)
+    }
+
+    private func finish(_ outcome: ResponseWriter.Outcome) {
+        guard !finished else { return }
+        finished = true
+        watchdog?.cancel()
+        watchdog = nil
+        done(outcome)
+    }
+
+    private func watch() {
+        watchdog = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(200)) { [weak self] in
+            guard let self, !self.finished else { return }
+            if let file = self.file, let size = file.currentSize(), size < self.mustHold {
+                self.log("warning: \(file.filename) shrank to \(size) bytes while being sent; closing the connection")
+                self.context.close(promise: nil)
+                self.finish(.aborted)
+            } else if NIODeadline.now() - self.lastProgress > self.sendTimeout {
+                self.log("warning: a client stopped reading; closing its connection after the send timeout")
+                self.context.close(promise: nil)
+                self.finish(.aborted)
+            } else {
+                self.watch()
+            }
+        }
+    }
+
+    /// Writes until a region is pending. A region that completes while still inside this loop
+    /// (the socket took it at once) continues the loop instead of recursing, so a fast client
+    /// and a huge file cannot exhaust the stack.
+    private func pump() {
+        pumping = true
+        defer { pumping = false }
+        while index < pieces.count && !finished {
+            let body: IOData
+            switch pieces[index] {
+            case .bytes(let buffer):
+                body = .byteBuffer(buffer)
+                index += 1
+            case .file(let range):
+                guard let file else { finish(.aborted); return }
+                let start = position ?? range.first
+                let stop = min(range.last + 1, start + Self.regionSize)
+                if stop == range.last + 1 { index += 1; position = nil } else { position = stop }
+                body = .fileRegion(FileRegion(fileHandle: file.handle, readerIndex: Int(start), endIndex: Int(stop)))
+            }
+            let written = context.eventLoop.makePromise(of: Void.self)
+            var completedInline = false
+            written.futureResult.assumeIsolated().whenComplete { [weak self] result in
+                guard let self, !self.finished else { return }
+                switch result {
+                case .failure:
+                    self.finish(.aborted)
+                case .success:
+                    self.lastProgress = .now()
+                    if self.pumping { completedInline = true } else { self.pump() }
+                }
+            }
+            context.writeAndFlush(NIOAny(body), promise: written)
+            if !completedInline { return }
+        }
+        guard index == pieces.count, !finished else { return }
+        finish(.sent)
+    }
+}
