@@ -1,17 +1,31 @@
 import ArgumentParser
 import Foundation
+import Maintenance
 import MediaCatalog
-import MediaProbe
+import MediaFiles
 
 /// A subcommand that takes the global options.
 protocol GlobalCommand {
     var global: GlobalOptions { get }
 }
 
-/// Options every subcommand takes.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+/// Options every subcommand takes, before or after its name.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Catalog file.", discussion: "Default: $MEDIALIB_DB, else ./medialib.sqlite.", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("Catalog: a SQLite file (or a postgres:// URL).", discussion: "Default: $MEDIALIB_DB, else ./medialib.sqlite.", valueName: "path"))
     var db: String?
+
+    @Option(name: .long, help: ArgumentHelp("How the catalog's tables map to records: auto, medialib or endoreg-db.", valueName: "schema"))
+    var schema: String?
+
+    @Option(name: .customLong("schema-file"), help: ArgumentHelp("A schema profile (JSON) for another application's video table.", valueName: "file"))
+    var schemaFile: String?
+
+    @Option(name: .long, help: ArgumentHelp("medialib's state (settings, probe cache) for a catalog it does not own.", discussion: "Default: $XDG_STATE_HOME/medialib/, else ~/.local/state/medialib/.", valueName: "path"))
+    var state: String?
 
     @Option(name: .customLong("media-root"), help: ArgumentHelp("Folder that relative paths in the catalog resolve against.", discussion: "Default: $MEDIALIB_MEDIA_ROOT, else the catalog's setting, else the current folder.", valueName: "dir"))
     var mediaRoot: String?
@@ -19,40 +33,57 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Let libav log its warnings to stderr.")
     var verbose = false
 
-    /// Absolute and lexically normalised, so our checks and SQLite see the same file.
-    var catalogPath: String {
-        if let db, !db.isEmpty { return MediaRoot.absolute(db) }
-        if let env = ProcessInfo.processInfo.environment["MEDIALIB_DB"], !env.isEmpty { return MediaRoot.absolute(env) }
-        return MediaRoot.absolute("medialib.sqlite")
+    var catalogLocation: String {
+        if let db, !db.isEmpty { return db }
+        if let env = ProcessInfo.processInfo.environment["MEDIALIB_DB"], !env.isEmpty { return env }
+        return "medialib.sqlite"
     }
 
-    /// The explicitly chosen media root (flag, then environment), if any.
-    var explicitMediaRoot: String? {
-        if let mediaRoot, !mediaRoot.isEmpty { return mediaRoot }
-        if let env = ProcessInfo.processInfo.environment["MEDIALIB_MEDIA_ROOT"], !env.isEmpty { return env }
-        return nil
+    func validate() throws {
+        if let schema, !["auto", "medialib", "endoreg-db"].contains(schema) {
+            throw ValidationError("--schema must be auto, medialib or endoreg-db")
+        }
+        if schema != nil && schemaFile != nil { throw ValidationError("--schema and --schema-file exclude each other") }
     }
 
-    func openCatalog(_ access: SQLiteCatalog.Access) throws -> SQLiteCatalog {
-        do {
-            return try SQLiteCatalog(path: catalogPath, access: access)
-        } catch let error as CatalogError {
-            throw Failure(code: Exit.cannotRun, message: "error: \(error.description)")
+    func schemaChoice() throws -> SchemaChoice {
+        if let schemaFile {
+            let path = RawArguments.path(schemaFile)
+            switch FileSystem.read(path, limit: 1 << 20) {
+            case .failure(let e): throw Failure.usage("cannot read the schema file \(path.displayed): \(e)")
+            case .success(let bytes): return .profile(try SchemaProfile.decode(bytes))
+            }
+        }
+        switch schema {
+        case nil, "auto"?: return .auto
+        case let name?: return .named(name)
         }
     }
 
-    /// Flag, environment, the catalog's own setting, then the current folder.
-    func resolveMediaRoot(_ catalog: any Catalog) throws -> MediaRoot {
-        if let explicit = explicitMediaRoot { return MediaRoot(explicit) }
-        if let stored = try catalog.setting(CatalogSettingKey.mediaRoot) { return MediaRoot(stored) }
-        return MediaRoot(FileManager.default.currentDirectoryPath)
+    /// Opens the catalog; what the user should know about how it was opened goes to stderr.
+    func open(_ access: CatalogAccess) throws -> OpenCatalog {
+        let catalog = try CatalogOpener.open(CatalogOptions(
+            location: catalogLocation, schema: try schemaChoice(), statePath: state.map(RawArguments.path), access: access))
+        for note in catalog.notes { Console.error(note) }
+        return catalog
+    }
+
+    /// The explicitly chosen media root (flag, then environment), if any.
+    var explicitMediaRoot: RawPath? {
+        if let mediaRoot, !mediaRoot.isEmpty { return RawArguments.path(mediaRoot) }
+        if let env = ProcessInfo.processInfo.environment["MEDIALIB_MEDIA_ROOT"], !env.isEmpty { return RawPath(env) }
+        return nil
+    }
+
+    func resolveMediaRoot(_ catalog: OpenCatalog) throws -> MediaRoot {
+        try MediaRootChoice.resolve(explicit: explicitMediaRoot, state: catalog.state)
     }
 
     /// For commands that need the files: a missing root would make every file look missing.
-    func requireExistingMediaRoot(_ catalog: any Catalog) throws -> MediaRoot {
+    func requireExistingMediaRoot(_ catalog: OpenCatalog) throws -> MediaRoot {
         let root = try resolveMediaRoot(catalog)
         guard root.exists else {
-            throw Failure(code: Exit.cannotRun, message: "error: the media root \(root.path) does not exist or is not a folder (set --media-root or MEDIALIB_MEDIA_ROOT)")
+            throw Failure.cannotRun("the media root \(root.path.displayed) does not exist or is not a folder (set --media-root or MEDIALIB_MEDIA_ROOT)")
         }
         return root
     }

@@ -1,13 +1,12 @@
 import ArgumentParser
-import Foundation
-import MediaCatalog
+import Maintenance
+import MediaFiles
 
 struct Import: ParsableCommand, GlobalCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Register every video file under a folder that the catalog does not know yet.")
-
-    static let extensions: Set<String> = ["mp4", "m4v", "mov", "webm", "mkv"]
+        abstract: "Register every video file under a folder that the catalog does not know yet.",
+        discussion: "Video files: \(Registration.videoExtensions.sorted().map { "." + $0 }.joined(separator: " ")). Every video file not registered is named with the reason, except those already registered under the same path.")
 
     @OptionGroup var global: GlobalOptions
 
@@ -15,43 +14,16 @@ struct Import: ParsableCommand, GlobalCommand {
     var dir: String
 
     func run() throws {
-        let folder = MediaRoot.absolute(dir)
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
-            throw Failure(code: Exit.usage, message: "error: \(dir) is not a folder")
-        }
-        let catalog = try global.openCatalog(.create)
-        // A first import with no root known makes the imported folder the root.
-        let root = try Registration.mediaRoot(global, catalog, fallback: folder)
-        var known = 0
-        var fresh: [NewRecord] = []
-        for file in Self.videoFiles(under: folder) {
-            let stored = root.storedForm(ofAbsolute: file)
-            if try !catalog.records(namingPath: stored).isEmpty {
-                known += 1
-            } else {
-                fresh.append(NewRecord(rawFile: stored))
+        let folder = RawArguments.path(dir)
+        guard FileSystem.isDirectory(folder) else { throw Failure.usage("\(folder.displayed) is not a folder") }
+        let catalog = try global.open(.create)
+        let summary = try Registration(catalog: catalog, explicitRoot: global.explicitMediaRoot).importFolder(folder) { event in
+            switch event {
+            case .added(let record): Console.out.line("added #\(record.id) \(record.files.first?.path.displayed ?? "")")
+            case .skipped(let path, let why): Console.out.line("skipped \(path.displayed): \(why)")
             }
         }
-        // One transaction: an import is all or nothing, and fast for large folders.
-        let added = try catalog.insert(fresh)
-        for record in added { print("added #\(record.id) \(record.rawFile ?? "")") }
-        print("Imported \(added.count) new, skipped \(known) already known.")
-    }
-
-    /// Sorted, so imports are repeatable; symlinked folders are not followed.
-    static func videoFiles(under folder: String) -> [String] {
-        guard let walker = FileManager.default.enumerator(atPath: folder) else { return [] }
-        var found: [String] = []
-        while let rel = walker.nextObject() as? String {
-            let ext = (rel as NSString).pathExtension.lowercased()
-            guard extensions.contains(ext) else { continue }
-            let full = (folder as NSString).appendingPathComponent(rel)
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue {
-                found.append(full)
-            }
-        }
-        return found.sorted()
+        let others = summary.skipped > 0 ? ", \(summary.skipped) skipped (named above)" : ""
+        Console.out.line("Imported \(summary.added) new, skipped \(summary.known) already known\(others).")
     }
 }

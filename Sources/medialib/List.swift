@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import MediaCatalog
 
 struct List: ParsableCommand, GlobalCommand {
@@ -10,30 +9,29 @@ struct List: ParsableCommand, GlobalCommand {
     @Option(help: "text or json.")
     var format: OutputFormat = .text
 
-    struct Item: Encodable {
-        var id: Int64
-        var uuid: String
-        var raw_file: String?
-        var processed_file: String?
-        var created_at: String
-    }
-
     func run() throws {
-        let catalog = try global.openCatalog(.read)
-        let encoder = Console.jsonEncoder(pretty: false)
+        let catalog = try global.open(.read)
         var first = true
-        if format == .json { print("[", terminator: "") }
-        try catalog.forEachRecord { r in
-            switch format {
-            case .text:
-                print("#\(r.id)\t\(r.uuid)\traw=\(r.rawFile ?? "-")\tprocessed=\(r.processedFile ?? "-")")
-            case .json:
-                let item = Item(id: r.id, uuid: r.uuid, raw_file: r.rawFile, processed_file: r.processedFile, created_at: r.createdAt)
-                let line = String(decoding: try encoder.encode(item), as: UTF8.self)
-                print((first ? "\n  " : ",\n  ") + line, terminator: "")
-                first = false
+        if format == .json { Console.out.write("[") }
+        try catalog.records.forEachPage { page in
+            for r in page {
+                switch format {
+                case .text:
+                    let raw = r.path(for: .raw)?.displayed ?? "-"
+                    let processed = r.path(for: .processed)?.displayed ?? "-"
+                    Console.out.line("#\(r.id)\t\(r.uuid)\traw=\(raw)\tprocessed=\(processed)")
+                case .json:
+                    var o = JSONObject()
+                    o.string("created_at", r.createdAt)
+                    o.int("id", r.id)
+                    if let p = r.path(for: .processed) { o.path("processed_file", p) }
+                    if let p = r.path(for: .raw) { o.path("raw_file", p) }
+                    o.string("uuid", r.uuid)
+                    Console.out.write((first ? "\n  " : ",\n  ") + o.text)
+                    first = false
+                }
             }
         }
-        if format == .json { print(first ? "]" : "\n]") }
+        if format == .json { Console.out.line(first ? "]" : "\n]") }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MediaFiles
 import MediaProbe
 
 struct Probe: ParsableCommand, GlobalCommand {
@@ -19,27 +20,26 @@ struct Probe: ParsableCommand, GlobalCommand {
         if files.isEmpty { throw ValidationError("name at least one file") }
     }
 
-    struct Line: Encodable {
-        var path: String
-        var frames: Int?
-        var result: ProbeResult?
-        var error: String?
-        var message: String?
-    }
-
     func run() throws {
         let prober = Prober(options: ProbeOptions(counting: .always, decode: deep))
-        let encoder = Console.jsonEncoder(pretty: false)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var failed = false
         for file in files {
-            let line: Line
-            switch prober.probe(path: file) {
-            case .success(let r): line = Line(path: file, frames: r.frameCount, result: r)
+            let path = RawArguments.path(file)
+            var o = JSONObject()
+            switch prober.probe(path: path) {
+            case .success(let r):
+                o.int("frames", r.frameCount)
+                o.path("path", path)
+                o.raw("result", String(decoding: try encoder.encode(r), as: UTF8.self))
             case .failure(let e):
                 failed = true
-                line = Line(path: file, error: e.code, message: e.message)
+                o.string("error", e.code)
+                o.string("message", e.message)
+                o.path("path", path)
             }
-            print(String(decoding: try encoder.encode(line), as: UTF8.self))
+            Console.out.line(o.text)
         }
         if failed { throw Exit.problems }
     }

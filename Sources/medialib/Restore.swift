@@ -1,10 +1,12 @@
 import ArgumentParser
-import Foundation
 import Maintenance
 import MediaCatalog
+import MediaFiles
 
 struct Restore: ParsableCommand, GlobalCommand {
-    static let configuration = CommandConfiguration(abstract: "Undo an applied cleanup from its journal.")
+    static let configuration = CommandConfiguration(
+        abstract: "Undo an applied cleanup from its journal.",
+        discussion: "Files go back from the trash only if they are the very files cleanup moved, and only to the paths of the rows restored; every row goes back in one transaction. Anything else refuses, changing nothing.")
 
     @OptionGroup var global: GlobalOptions
 
@@ -15,28 +17,20 @@ struct Restore: ParsableCommand, GlobalCommand {
     var force = false
 
     func run() throws {
-        let loaded: Journal
-        guard FileManager.default.fileExists(atPath: journal) else {
-            throw Failure(code: Exit.usage, message: "error: no such journal: \(journal)")
+        let path = RawArguments.path(journal)
+        guard FileSystem.occupied(path) else { throw Failure.usage("no such journal: \(path.displayed)") }
+        let loaded = try Journal.load(path)
+        let catalog = try global.open(.write)
+        if !RestoreJob.sameCatalog(loaded, catalog.records.identity) && !force {
+            throw Failure.cannotRun("the journal was written for the catalog \(loaded.header.catalog), not \(catalog.records.identity); pass --db \(loaded.header.catalog.location), or --force to restore into this one. Nothing was changed.")
         }
-        do { loaded = try Restorer.load(journal) } catch {
-            throw Failure(code: Exit.cannotRun, message: "error: \(error)")
+        let outcome = try RestoreJob(journal: loaded, records: catalog.records, faults: try Faults.fromEnvironment()).run()
+        for note in outcome.notes { Console.error("note: \(note)") }
+        if outcome.alreadyPresent {
+            Console.out.line("Nothing to restore: records \(Console.idList(outcome.records)) are in the catalog already.")
+            return
         }
-        let sameCatalog = (MediaRoot.realPath(loaded.header.catalog) ?? loaded.header.catalog)
-            == (MediaRoot.realPath(global.catalogPath) ?? global.catalogPath)
-        if !sameCatalog && !force {
-            throw Failure(code: Exit.cannotRun, message: "error: the journal was written for the catalog \(loaded.header.catalog), not \(global.catalogPath); pass --db \(loaded.header.catalog), or --force to restore into this one. Nothing was changed.")
-        }
-        let catalog = try global.openCatalog(.write)
-        do {
-            let outcome = try Restorer().restore(loaded, into: catalog)
-            let ids = loaded.entries.compactMap { e -> String? in
-                if case .integer(let i)? = e.row["id"] { return "#\(i)" }
-                return nil
-            }
-            print("Restored \(outcome.restored) records (\(ids.joined(separator: ", "))); moved \(outcome.filesMovedBack) files back from the trash.")
-        } catch {
-            throw Failure(code: Exit.cannotRun, message: "error: \(error)")
-        }
+        let rows = outcome.rows > outcome.records.count ? " (\(outcome.rows) rows)" : ""
+        Console.out.line("Restored \(outcome.records.count) records\(rows) (\(Console.idList(outcome.records))); moved \(outcome.filesMovedBack) files back from the trash.")
     }
 }

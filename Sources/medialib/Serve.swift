@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MediaCatalog
+import MediaFiles
 import MediaServer
 import NIOCore
 
@@ -8,9 +9,10 @@ struct Serve: ParsableCommand, GlobalCommand {
     static let configuration = CommandConfiguration(
         abstract: "Stream the catalog's videos over HTTP/1.1 with byte ranges browsers can seek in.",
         discussion: """
-            Routes: GET|HEAD|OPTIONS /api/media/videos/{id or uuid}/?type=raw|processed, \
-            GET /api/media/videos/, GET /healthz. With --port 0 a free port is chosen; \
-            the first line on stdout is the URL, printed once connections are accepted.
+            Routes: GET / (the operator's page), GET|HEAD|OPTIONS /api/media/videos/{id or uuid}/?type=raw|processed, \
+            GET /api/media/videos/ (paged JSON), GET /api/media/summary, GET /healthz. With --port 0 a free port is \
+            chosen; the first line on stdout is the URL, printed once connections are accepted. SIGINT, SIGTERM and \
+            SIGHUP stop accepting and let in-flight responses finish (a second signal stops at once).
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -27,10 +29,10 @@ struct Serve: ParsableCommand, GlobalCommand {
     @Option(name: .customLong("max-connections"), help: "Connections served at once; more get 503.")
     var maxConnections = 4096
 
-    @Option(name: .customLong("head-timeout"), help: "Seconds a connection may take to send a complete request head.")
+    @Option(name: .customLong("head-timeout"), help: "Seconds a connection may take to send a complete request.")
     var headTimeout = 30
 
-    @Option(name: .customLong("send-timeout"), help: "Seconds a response may make no progress (a client that stops reading) before the connection is closed.")
+    @Option(name: .customLong("send-timeout"), help: "Seconds a response may wait for a client that stopped reading before the connection is closed.")
     var sendTimeout = 60
 
     @Flag(name: .customLong("no-access-log"), help: "Do not log one line per request on stderr.")
@@ -43,20 +45,22 @@ struct Serve: ParsableCommand, GlobalCommand {
         if !(1...86_400).contains(sendTimeout) { throw ValidationError("--send-timeout must be between 1 and 86400 seconds") }
     }
 
-    /// SIGINT and SIGTERM, blocked in every thread (NIO's included, which inherit the mask)
-    /// and taken by one sigwait thread, so a signal can never land where nobody listens.
+    /// Blocked in every thread (NIO's included, which inherit the mask) and taken by one
+    /// sigwait thread, so a signal can never land where nobody listens. SIGHUP drains too:
+    /// the access log is stderr, there is no file to reopen.
     static var stopSignals: sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGINT)
         sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGHUP)
         return set
     }
 
     func run() throws {
         var blocked = Self.stopSignals
         pthread_sigmask(SIG_BLOCK, &blocked, nil)
-        let catalog = try global.openCatalog(.read)
+        let catalog = try global.open(.read)
         let root = try global.requireExistingMediaRoot(catalog)
         var config = ServerConfiguration()
         config.host = host
@@ -75,11 +79,13 @@ struct Serve: ParsableCommand, GlobalCommand {
         do {
             address = try server.start()
         } catch {
-            throw Failure(code: Exit.cannotRun, message: "error: cannot listen on \(host):\(port): \(error)")
+            server.shutdown()
+            throw Failure.cannotRun("cannot listen on \(host):\(port): \(error)")
         }
         let shownHost = address.protocol == .inet6 ? "[\(address.ipAddress ?? host)]" : (address.ipAddress ?? host)
-        FileHandle.standardOutput.write(Data("http://\(shownHost):\(address.port ?? port)/\n".utf8))
-        Console.error("serving \(catalog.location) from media root \(root.path); Ctrl-C to stop")
+        Console.out.line("http://\(shownHost):\(address.port ?? port)/")
+        Console.out.flush()
+        Console.error("serving \(catalog.records.identity) from media root \(root.path.displayed); Ctrl-C to stop")
 
         Thread.detachNewThread {
             // The first signal drains in-flight responses; a second one exits at once.

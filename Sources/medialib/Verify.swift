@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Maintenance
 import MediaCatalog
-import MediaProbe
 
 struct Verify: ParsableCommand, GlobalCommand {
     static let configuration = CommandConfiguration(
@@ -10,7 +9,7 @@ struct Verify: ParsableCommand, GlobalCommand {
         discussion: """
             Exit codes: 0 all streamable; 1 an error (or, with --strict, a warning); 2 usage; \
             3 could not run (catalog unreadable, media root missing). Unchanged files are answered \
-            from the catalog's cache without being opened; --full re-probes everything.
+            from the probe cache without being opened; --full re-probes everything.
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, jsonl }
@@ -18,7 +17,7 @@ struct Verify: ParsableCommand, GlobalCommand {
     @OptionGroup var global: GlobalOptions
 
     @Option(name: .customLong("min-frames"), help: "Files with fewer frames are errors.")
-    var minFrames: Int = CleanupPlanner.defaultMinFrames
+    var minFrames: Int = 10
 
     @Option(help: "Files probed in parallel (default: the number of cores).")
     var jobs: Int = WorkerPool.defaultWorkers
@@ -29,8 +28,11 @@ struct Verify: ParsableCommand, GlobalCommand {
     @Flag(help: "Also decode every video frame (slow); reports decode_error.")
     var deep = false
 
-    @Flag(help: "Warnings (not_faststart, codec_not_browser_safe) fail the run too.")
+    @Flag(help: "Warnings (not_faststart, codec_not_browser_safe, zero_duration) fail the run too.")
     var strict = false
+
+    @Option(help: ArgumentHelp("Check only shard K of N (by record id; every record is in exactly one shard).", valueName: "k/n"))
+    var shard: String?
 
     @Option(help: ArgumentHelp("Also check a running server at this base URL (http://host:port).", valueName: "url"))
     var via: String?
@@ -49,170 +51,134 @@ struct Verify: ParsableCommand, GlobalCommand {
 
     func validate() throws {
         if minFrames < 0 { throw ValidationError("--min-frames must be 0 or more") }
-        if jobs < 1 { throw ValidationError("--jobs must be 1 or more") }
-        if let via, !via.hasPrefix("http://") { throw ValidationError("--via takes an http:// URL") }
+        if jobs < 1 || jobs > 1024 { throw ValidationError("--jobs must be between 1 and 1024") }
+        if let via, let problem = HTTPStreamCheck.problem(with: via) { throw ValidationError(problem) }
         if !(viaTimeout > 0 && viaTimeout <= 3600) { throw ValidationError("--via-timeout must be a number of seconds between 0 and 3600") }
+        if let shard, Shard(shard) == nil { throw ValidationError("--shard takes K/N with 1 ≤ K ≤ N, e.g. 2/3") }
     }
 
     func run() throws {
         let started = Date()
-        var cacheWritable = true
-        let catalog: SQLiteCatalog
-        do {
-            catalog = try SQLiteCatalog(path: global.catalogPath, access: .write)
-        } catch CatalogError.readOnly {
-            // Still verify a read-only catalog; only the cache is lost.
-            cacheWritable = false
-            catalog = try global.openCatalog(.read)
-            Console.error("note: the catalog is read-only; results are not cached")
-        } catch let error as CatalogError {
-            throw Failure(code: Exit.cannotRun, message: "error: \(error.description)")
-        }
+        let catalog = try global.open(.read)
         let root = try global.requireExistingMediaRoot(catalog)
-        let verifier = Verifier(
-            mediaRoot: root, minFrames: minFrames, workers: jobs, depth: deep ? .deep : .standard, full: full,
-            toolVersion: "medialib \(MediaLib.version) checks 1 \(Prober.libraryVersion)",
+        let settings = InspectionSettings(
+            mediaRoot: root, minFrames: minFrames, depth: deep ? .deep : .standard, full: full, jobs: jobs,
             http: via.map { HTTPStreamCheck(base: $0, template: viaTemplate, timeout: viaTimeout) })
         let output = VerifyOutput(format: format, quiet: quiet)
         output.begin()
         let progress = Progress(enabled: Console.stderrIsTerminal)
-        let counters: Verifier.Counters
+        let counters: VerifyCounters
         do {
-            counters = try verifier.run(catalog, cacheWritable: cacheWritable) { result in
+            counters = try VerifyJob(catalog: catalog, settings: settings, shard: shard.flatMap(Shard.init)).run { inspection, status in
                 progress.tick()
-                output.record(result)
+                output.record(inspection, status)
             }
         } catch {
-            throw Failure(code: Exit.cannotRun, message: "error: \(error)")
+            progress.finish()
+            throw error
         }
         progress.finish()
-        let elapsed = Date().timeIntervalSince(started)
-        output.end(counters, elapsed: elapsed, strict: strict)
-        if counters.errors > 0 || (strict && counters.warnings > 0) { throw Exit.problems }
+        if let note = counters.stats.cacheSkipped, catalog.state.isWritable { Console.error("note: \(note)") }
+        output.end(counters, elapsed: Date().timeIntervalSince(started), strict: strict)
+        if !counters.passed(strict: strict) { throw Exit.problems }
     }
 }
 
 /// Renders results as they stream in: nothing is held back, whatever the library's size.
-struct VerifyOutput {
+final class VerifyOutput {
     let format: Verify.Format
     let quiet: Bool
-    private let encoder = Console.jsonEncoder(pretty: false)
-    private let first = Box(true)
+    private var first = true
 
     init(format: Verify.Format, quiet: Bool) {
         self.format = format
         self.quiet = quiet
     }
 
-    final class Box: @unchecked Sendable {
-        var value: Bool
-        init(_ v: Bool) { value = v }
-    }
-
     func begin() {
-        if format == .json { print("{\"records\":[", terminator: "") }
+        if format == .json { Console.out.write("{\"records\":[") }
     }
 
-    func record(_ r: RecordVerification) {
-        if quiet && r.issues.isEmpty { return }
+    func record(_ i: RecordInspection, _ status: VerifyPolicy.Status) {
+        let reported = VerifyPolicy.reported(i)
+        if quiet && reported.isEmpty { return }
         switch format {
         case .text:
-            for issue in r.issues {
-                let where_ = issue.file.flatMap { k in r.files.first { $0.kind == k } }.map { "\($0.kind.rawValue) \($0.storedPath)" } ?? "record"
-                print("\(issue.severity.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) #\(r.record.id) \(Console.shortUUID(r.record.uuid))  \(where_): \(issue.code): \(issue.message)")
+            for f in reported {
+                let place = f.file.flatMap { k in i.file(k, role: f.role) }
+                    .map { "\($0.kind.rawValue)\($0.role == .streamable ? " copy" : "") \($0.stored.displayed)" } ?? "record"
+                let severity = f.severity.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)
+                Console.out.line("\(severity) #\(i.record.id) \(Console.shortUUID(i.record.uuid))  \(place): \(f.code.rawValue): \(f.message)")
             }
         case .json, .jsonl:
-            let line = String(decoding: (try? encoder.encode(RecordItem(r))) ?? Data(), as: UTF8.self)
+            let line = Self.json(i, status)
             if format == .jsonl {
-                print(line)
+                Console.out.line(line)
             } else {
-                print((first.value ? "\n" : ",\n") + line, terminator: "")
-                first.value = false
+                Console.out.write((first ? "\n" : ",\n") + line)
+                first = false
             }
         }
     }
 
-    func end(_ c: Verifier.Counters, elapsed: Double, strict: Bool) {
-        let summary = SummaryItem(c, elapsed: elapsed, strict: strict)
+    func end(_ c: VerifyCounters, elapsed: Double, strict: Bool) {
+        let s = c.stats
+        var o = JSONObject()
+        o.int("cached", s.cached)
+        o.double("elapsed_seconds", (elapsed * 1000).rounded() / 1000)
+        o.int("errors", c.errors)
+        o.int("files", s.files)
+        o.int("ok", c.ok)
+        o.bool("passed", c.passed(strict: strict))
+        o.int("probed", s.probed)
+        o.int("records", c.records)
+        o.bool("strict", strict)
+        o.int("warnings", c.warnings)
         switch format {
         case .text:
             if quiet { return }
-            print("Verified \(c.records) records (\(c.files) files: \(c.probed) probed, \(c.cached) cached) in \(String(format: "%.2f", elapsed)) s: \(c.ok) ok, \(c.warnings) with warnings, \(c.errors) with errors")
+            Console.out.line("Verified \(c.records) records (\(s.files) files: \(s.probed) probed, \(s.cached) cached) in \(String(format: "%.2f", elapsed)) s: \(c.ok) ok, \(c.warnings) with warnings, \(c.errors) with errors")
         case .json:
-            let s = String(decoding: (try? encoder.encode(summary)) ?? Data(), as: UTF8.self)
-            print("\n],\"summary\":\(s)}")
+            Console.out.line("\n],\"summary\":\(o.text)}")
         case .jsonl:
-            let s = String(decoding: (try? encoder.encode(["summary": summary])) ?? Data(), as: UTF8.self)
-            print(s)
+            Console.out.line("{\"summary\":\(o.text)}")
         }
     }
 
-    struct IssueItem: Encodable {
-        var code: String
-        var severity: String
-        var file: String?
-        var message: String
-    }
+    /// What stat(2) or libav said about the file itself.
+    static let fileErrors: Set<Finding.Code> = [.missingFile, .notRegularFile, .unreadable, .emptyFile, .notMedia, .noVideoStream]
 
-    struct FileItem: Encodable {
-        var kind: String
-        var path: String
-        var cached: Bool
-        var frames: Int?
-        var codec: String?
-        var container: String?
-        var width: Int?
-        var height: Int?
-        var duration: Double?
-        var faststart: Bool?
-        var error: String?
-    }
-
-    struct RecordItem: Encodable {
-        var id: Int64
-        var uuid: String
-        var status: String
-        var issues: [IssueItem]
-        var files: [FileItem]
-
-        init(_ r: RecordVerification) {
-            id = r.record.id
-            uuid = r.record.uuid
-            status = r.status
-            issues = r.issues.map { IssueItem(code: $0.code, severity: $0.severity.rawValue, file: $0.file?.rawValue, message: $0.message) }
-            files = r.files.map { f in
-                let p = f.facts?.probe
-                return FileItem(kind: f.kind.rawValue, path: f.storedPath, cached: f.cached, frames: f.facts?.frames,
-                                codec: p?.videoCodec, container: p?.container, width: p?.width, height: p?.height,
-                                duration: p?.duration, faststart: p?.moovBeforeMdat, error: f.facts?.errorCode)
-            }
-        }
-    }
-
-    struct SummaryItem: Encodable {
-        var records: Int
-        var ok: Int
-        var warnings: Int
-        var errors: Int
-        var files: Int
-        var probed: Int
-        var cached: Int
-        var elapsed_seconds: Double
-        var strict: Bool
-        var passed: Bool
-
-        init(_ c: Verifier.Counters, elapsed: Double, strict: Bool) {
-            records = c.records
-            ok = c.ok
-            warnings = c.warnings
-            errors = c.errors
-            files = c.files
-            probed = c.probed
-            cached = c.cached
-            elapsed_seconds = (elapsed * 1000).rounded() / 1000
-            self.strict = strict
-            passed = c.errors == 0 && !(strict && c.warnings > 0)
-        }
+    static func json(_ i: RecordInspection, _ status: VerifyPolicy.Status) -> String {
+        var o = JSONObject()
+        o.raw("files", JSONText.array(i.files.map { f in
+            let p = f.facts?.probe
+            var fo = JSONObject(omitNil: true)
+            fo.bool("cached", f.source == .cached)
+            fo.string("codec", p?.videoCodec)
+            fo.string("container", p?.container)
+            fo.double("duration", p?.duration)
+            fo.string("error", f.findings.first { Self.fileErrors.contains($0.code) }?.code.rawValue)
+            fo.bool("faststart", p?.moovBeforeMdat)
+            fo.int("frames", f.facts?.frames)
+            fo.int("height", p?.height)
+            fo.string("kind", f.kind.rawValue)
+            fo.path("path", f.stored)
+            if f.role == .streamable { fo.string("role", "streamable") }
+            fo.int("width", p?.width)
+            return fo.text
+        }))
+        o.int("id", i.record.id)
+        o.raw("issues", JSONText.array(i.findings.map { f in
+            var io = JSONObject(omitNil: true)
+            io.string("code", f.code.rawValue)
+            io.string("file", f.file?.rawValue)
+            io.string("message", f.message)
+            io.string("severity", f.severity.rawValue)
+            return io.text
+        }))
+        o.string("status", status.rawValue)
+        o.string("uuid", i.record.uuid)
+        return o.text
     }
 }
 

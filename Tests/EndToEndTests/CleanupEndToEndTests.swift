@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import MediaCatalog
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -97,7 +98,7 @@ struct CleanupEndToEndTests {
         #expect(doc["catalog"] as? String == box.db)
         #expect(doc["min_frames"] as? Int == 10)
         let summary = try #require(doc["summary"] as? [String: Int])
-        #expect(summary == ["total": 9, "valid": 4, "invalid": 5])
+        #expect(summary == ["total": 9, "valid": 4, "invalid": 5, "protected": 0, "kept": 0])
         let invalidIDs = records.values.filter { expectedVerdicts[$0.raw!]!.status == "invalid" }.map(\.id).sorted()
         #expect(doc["would_delete"] as? [Int] == invalidIDs)
 
@@ -111,9 +112,9 @@ struct CleanupEndToEndTests {
         // frames, header_frames, counted_packets (nil: absent), or the file's error code.
         let expectedFiles: [String: (Int?, Int?, Int?, String?)] = [
             "audio-only.mp4": (nil, nil, nil, "no_video_stream"), "empty.mp4": (nil, nil, nil, "empty_file"),
-            "text.mp4": (nil, nil, nil, "not_media"), "three-frames.mp4": (3, 3, nil, nil),
-            "truncated.mp4": (9, 60, 9, nil), "hevc.mp4": (30, 30, nil, nil), "ok-faststart.mp4": (60, 60, nil, nil),
-            "ok-moov-end.mp4": (60, 60, nil, nil), "ok.webm": (30, nil, 30, nil),
+            "text.mp4": (nil, nil, nil, "not_media"), "three-frames.mp4": (3, 3, 3, nil),
+            "truncated.mp4": (9, 60, 9, nil), "hevc.mp4": (30, 30, 30, nil), "ok-faststart.mp4": (60, 60, 60, nil),
+            "ok-moov-end.mp4": (60, 60, 60, nil), "ok.webm": (30, nil, 30, nil),
         ]
         for item in items {
             let files = try #require(item["files"] as? [[String: Any]])
@@ -142,23 +143,29 @@ struct CleanupEndToEndTests {
         let records = try await box.library()
         let rowsBefore = try box.rows()
         let journal = box.path("journals/cleanup.jsonl")
-        let result = try await box.run(["cleanup", "--apply", "--journal", journal] + box.globals)
+        // 5 of 9 records: more than the default --max-delete of half, so it is raised.
+        let result = try await box.run(["cleanup", "--apply", "--max-delete", "100%", "--journal", journal] + box.globals)
         #expect(result.status == 0, "\(result)")
         #expect(result.lines.contains("Total: 9 | Valid: 4 | Invalid: 5"))
         #expect(result.lines.contains("Deleted 5 records. Journal: \(journal)"))
         #expect(result.lines.contains("Undo with: medialib restore \(journal)"))
 
         let lines = try jsonLines(journal)
-        try #require(lines.count == 6, "a header and one line per deleted record")
+        try #require(lines.count == 9, "a header, one line per deleted row, the end line, the committed line and the finished line")
         let header = lines[0]
-        #expect(header["medialib_journal"] as? Int == 1)
+        #expect(header["medialib_journal"] as? Int == 2)
         #expect(header["records"] as? Int == 5)
-        #expect(header["catalog"] as? String == box.db)
+        #expect((header["catalog"] as? [String: String])?["location"] == box.db)
+        #expect((header["catalog"] as? [String: String])?["schema"] == "medialib")
         #expect(header["media_root"] as? String == box.media)
         #expect(header["min_frames"] as? Int == 10)
+        #expect(header["video_table"] as? String == "videos")
         let invalid = records.values.filter { expectedVerdicts[$0.raw!]!.status == "invalid" }.sorted { $0.id < $1.id }
-        for (entry, record) in zip(lines.dropFirst(), invalid) {
-            let row = try #require(entry["row"] as? [String: Any])
+        for (entry, record) in zip(lines[1...5], invalid) {
+            let delete = try #require(entry["delete"] as? [String: Any])
+            #expect(delete["table"] as? String == "videos")
+            #expect((delete["key"] as? [String: Int]) == ["id": record.id])
+            let row = try #require(delete["row"] as? [String: Any])
             #expect(Set(row.keys) == ["id", "uuid", "raw_file", "processed_file", "created_at"])
             #expect(row["id"] as? Int == record.id)
             #expect(row["uuid"] as? String == record.uuid)
@@ -167,8 +174,11 @@ struct CleanupEndToEndTests {
             #expect(row["created_at"] as? String == record.createdAt)
             let codes = String(expectedVerdicts[record.raw!]!.reasons.prefix { $0 != ":" })
             #expect(entry["reasons"] as? [String] == [codes])
-            #expect((entry["trash"] as? [Any])?.isEmpty == true, "no --trash, no moves")
+            #expect(entry["record"] as? Int == record.id)
         }
+        #expect((lines[6]["end"] as? [String: Int]) == ["changes": 5, "moves": 0], "no --trash, no moves")
+        #expect(lines[7]["committed"] != nil)
+        #expect(lines[8]["finished"] != nil)
         let after = try await box.listed()
         #expect(Set(after.keys) == Set(Paths.goodFixtures))
         for (name, r) in after { #expect(r == records[name]) }
@@ -193,7 +203,7 @@ struct CleanupEndToEndTests {
         let journal = try #require(doc["journal"] as? String)
         #expect(journal.hasPrefix(box.path("medialib-journals") + "/cleanup-"), "beside the catalog by default")
         #expect(journal.hasSuffix(".jsonl"))
-        #expect(try jsonLines(journal).count == 2)
+        #expect(try jsonLines(journal).count == 5)
         #expect(try await box.listed().count == 2)
     }
 
@@ -205,7 +215,7 @@ struct CleanupEndToEndTests {
         let before = try await box.listJSON()
         let rowsBefore = try box.rows()
         let journal = box.path("j.jsonl")
-        let apply = try await box.run(["cleanup", "--apply", "--trash", box.path("trash"), "--journal", journal] + box.globals)
+        let apply = try await box.run(["cleanup", "--apply", "--max-delete", "6", "--trash", box.path("trash"), "--journal", journal] + box.globals)
         #expect(apply.status == 0, "\(apply)")
         #expect(try await box.listJSON() != before)
         #expect(box.exists("trash/sub dir/three-frames.mp4"))
@@ -220,10 +230,16 @@ struct CleanupEndToEndTests {
         #expect(box.contents("media/sub dir/three-frames.mp4") == FileManager.default.contents(atPath: Paths.fixture("three-frames.mp4")))
         #expect(!box.exists("trash/sub dir/three-frames.mp4"))
 
-        // Restoring twice refuses and changes nothing.
+        // Restoring twice finds everything in place: nothing to do, nothing changed.
         let again = try await box.run(["restore", journal] + box.globals)
-        #expect(again.status == 3)
-        #expect(again.stderr.contains("in use"))
+        #expect(again.status == 0, "\(again)")
+        #expect(again.stdout.contains("Nothing to restore"))
+        #expect(try await box.listJSON() == before)
+        // A record with its id taken by another row is a conflict: delete one, add another in its place.
+        let other = try await box.run(["cleanup", "--apply", "--max-delete", "6", "--journal", box.path("j2.jsonl")] + box.globals)
+        #expect(other.status == 0, "\(other)")
+        let sneaky = try await box.run(["restore", box.path("j2.jsonl")] + box.globals)
+        #expect(sneaky.status == 0)
         #expect(try await box.listJSON() == before)
     }
 
@@ -242,8 +258,9 @@ struct CleanupEndToEndTests {
         #expect(!box.exists("media/uploads/2024/truncated.mp4") && !box.exists("media/text.mp4"))
         #expect(box.exists("media/uploads/2024/ok.webm") && box.exists("media/ok-faststart.mp4"))
         #expect(!box.exists("trash/uploads/2024/ok.webm"))
-        let moves = try jsonLines(box.path("j.jsonl")).dropFirst().flatMap { $0["trash"] as? [[String: String]] ?? [] }
-        #expect(Set(moves.compactMap { $0["to"] }) == [trash + "/uploads/2024/truncated.mp4", trash + "/text.mp4"])
+        let moves = try jsonLines(box.path("j.jsonl")).compactMap { $0["move"] as? [String: Any] }
+        #expect(Set(moves.compactMap { $0["to"] as? String }) == [trash + "/uploads/2024/truncated.mp4", trash + "/text.mp4"])
+        #expect(moves.allSatisfy { ($0["file"] as? [String: Any])?["inode"] is Int }, "each move records the file's identity")
     }
 
     @Test("an occupied trash path makes apply refuse with exit 3 and change nothing")
@@ -255,14 +272,14 @@ struct CleanupEndToEndTests {
         try FileManager.default.createDirectory(atPath: box.path("trash"), withIntermediateDirectories: true)
         let precious = Data("kept from an earlier cleanup".utf8)
         try precious.write(to: URL(fileURLWithPath: box.path("trash/text.mp4")))
-        let result = try await box.run(["cleanup", "--apply", "--trash", box.path("trash"), "--journal", box.path("j.jsonl")] + box.globals)
+        let result = try await box.run(["cleanup", "--apply", "--max-delete", "100%", "--trash", box.path("trash"), "--journal", box.path("j.jsonl")] + box.globals)
         #expect(result.status == 3)
         #expect(result.stderr.contains(box.path("trash/text.mp4")))
         #expect(try await box.listJSON() == before)
         #expect(!box.exists("j.jsonl"))
         #expect(box.contents("trash/text.mp4") == precious)
         for name in Paths.allFixtures { #expect(box.exists("media/" + name)) }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: box.path("trash")) == ["text.mp4"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: box.path("trash")).filter { !$0.hasPrefix(".") } == ["text.mp4"])
     }
 
     @Test func existingJournalIsNeverOverwritten() async throws {
@@ -279,7 +296,7 @@ struct CleanupEndToEndTests {
         #expect(try await box.listJSON() == before)
     }
 
-    @Test("MEDIALIB_FAULT=abort-before-commit: the process dies and the catalog is all-before")
+    @Test("MEDIALIB_FAULT=before-commit:abort: the process dies inside the transaction and the catalog is all-before")
     func interruptedApply() async throws {
         let box = try Sandbox()
         defer { box.remove() }
@@ -287,18 +304,22 @@ struct CleanupEndToEndTests {
         let before = try await box.listJSON()
         let rowsBefore = try box.rows()
         let journal = box.path("j.jsonl")
-        let result = try await box.run(["cleanup", "--apply", "--trash", box.path("trash"), "--journal", journal] + box.globals,
-                                       environment: ["MEDIALIB_FAULT": "abort-before-commit"])
+        let result = try await box.run(["cleanup", "--apply", "--max-delete", "100%", "--trash", box.path("trash"), "--journal", journal] + box.globals,
+                                       environment: ["MEDIALIB_FAULT": "before-commit:abort"])
         #expect(result.signaled, "\(result)")
         #expect(result.status == SIGABRT)
         #expect(!result.timedOut)
         #expect(try await box.listJSON() == before)
         #expect(try box.rows() == rowsBefore)
         for name in Paths.allFixtures { #expect(box.exists("media/" + name), "no file was moved") }
-        // The journal was written before the transaction; restoring it finds every row still there.
-        #expect(try jsonLines(journal).count == 6)
+        // The journal was completed before the commit that never came; restoring it finds
+        // every row still there and says so, changing nothing.
+        let lines = try jsonLines(journal)
+        #expect(lines.count == 12, "header, 5 rows, 5 planned moves, end; no committed line")
+        #expect(!lines.contains { $0["committed"] != nil })
         let restore = try await box.run(["restore", journal] + box.globals)
-        #expect(restore.status == 3)
+        #expect(restore.status == 0, "\(restore)")
+        #expect(restore.stdout.contains("Nothing to restore"))
         #expect(try await box.listJSON() == before)
         // And the catalog still works normally afterwards.
         let dry = try await box.run(["cleanup"] + box.globals)
@@ -403,5 +424,53 @@ struct GuardEndToEndTests {
         #expect(result.status == 0, "\(result)")
         #expect(result.lines.contains("Deleted 2 records. Journal: \(box.path("j.jsonl"))"))
         #expect(Set(try await box.listed().keys) == ["ok-faststart.mp4", "ok-moov-end.mp4"])
+    }
+}
+
+@Suite("a library left by medialib 0.1")
+struct VersionOneLibraryTests {
+    /// Copies Fixtures/catalogs/v1 into a sandbox and points its journal there, as if the
+    /// operator's library had always lived in that folder.
+    static func library() throws -> Sandbox {
+        let box = try Sandbox(name: "v1")
+        let source = Paths.fixture("catalogs/v1")
+        let fm = FileManager.default
+        for entry in ["catalog.sqlite", "media", "trash"] {
+            let target = box.path(entry)
+            if fm.fileExists(atPath: target) { try fm.removeItem(atPath: target) }
+            try fm.copyItem(atPath: source + "/" + entry, toPath: target)
+        }
+        let journal = try String(contentsOfFile: source + "/journal.jsonl", encoding: .utf8)
+        try journal.replacingOccurrences(of: "/tmp/medialib-v1-fixture", with: box.path)
+            .write(toFile: box.path("journal.jsonl"), atomically: true, encoding: .utf8)
+        return box
+    }
+
+    @Test("its catalog lists, and its version 1 journal restores both records and files")
+    func restoresVersionOneJournal() async throws {
+        let box = try Self.library()
+        defer { box.remove() }
+        let globals = ["--db", box.path("catalog.sqlite"), "--media-root", box.media]
+        let before = try await box.run(["list", "--format", "json"] + globals)
+        #expect(before.status == 0, "\(before)")
+        let listed = try #require(try before.json() as? [[String: Any]])
+        #expect(listed.compactMap { $0["raw_file"] as? String }.sorted() == ["uploads/ok-faststart.mp4", "uploads/ok.webm"])
+
+        let restore = try await box.run(["restore", box.path("journal.jsonl")] + globals)
+        #expect(restore.status == 0, "\(restore)")
+        #expect(restore.stdout.hasPrefix("Restored 2 records"), "\(restore.stdout)")
+        let after = try await box.run(["list", "--format", "json"] + globals)
+        let items = try #require(try after.json() as? [[String: Any]])
+        let byID = Dictionary(items.compactMap { item in (item["id"] as? Int).map { ($0, item) } }, uniquingKeysWith: { a, _ in a })
+        #expect(byID[3]?["raw_file"] as? String == "uploads/text.mp4")
+        #expect(byID[3]?["uuid"] as? String == "bffc3e62-c594-49c7-958f-eb6910f62c92")
+        #expect(byID[4]?["raw_file"] as? String == "uploads/three-frames.mp4")
+        #expect(box.contents("media/uploads/three-frames.mp4") == FileManager.default.contents(atPath: Paths.fixture("three-frames.mp4")))
+        #expect(box.exists("media/uploads/text.mp4"))
+        #expect(!box.exists("trash/uploads/three-frames.mp4"))
+        // The restored library is whole again: a second restore finds nothing to do.
+        let again = try await box.run(["restore", box.path("journal.jsonl")] + globals)
+        #expect(again.status == 0, "\(again)")
+        #expect(again.stdout.contains("Nothing to restore"), "\(again.stdout)")
     }
 }

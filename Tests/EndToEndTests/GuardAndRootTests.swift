@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("guards on unreachable files, and where the media root comes from")
 struct GuardAndRootTests {

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 import TestSupport
-import MediaCatalog
+@testable import MediaCatalog
+import MediaFiles
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -11,66 +12,30 @@ import Darwin
 enum Paths {
     static var packageRoot: URL { Repository.root }
     static func fixture(_ name: String) -> String { Repository.fixture(name) }
-    /// The built CLI ($MEDIALIB_BIN, else .build/debug/medialib).
     static var binary: String? { Repository.medialib }
     static let allFixtures = Repository.videoFixtures
-    static let goodFixtures = ["hevc.mp4", "ok-faststart.mp4", "ok-moov-end.mp4", "ok.webm"]
-}
-
-struct HarnessError: Error, CustomStringConvertible {
-    var description: String
-}
-
-/// What one run of the CLI did.
-struct CLIResult: CustomStringConvertible {
-    var status: Int32
-    /// Died of a signal (then `status` is the signal number).
-    var signaled: Bool
-    var timedOut: Bool
-    var stdout: String
-    var stderr: String
-
-    var lines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).dropLastIfEmpty() }
-    var description: String { "exit \(status)\(signaled ? " (signal)" : "")\nstdout:\n\(stdout)\nstderr:\n\(stderr)" }
-
-    func json() throws -> Any {
-        try JSONSerialization.jsonObject(with: Data(stdout.utf8))
-    }
-}
-
-extension Array where Element == String {
-    func dropLastIfEmpty() -> [String] { last == "" ? Array(dropLast()) : self }
+    static let goodFixtures = Repository.goodFixtures
 }
 
 /// One temporary folder per test: the catalog, the media root and everything the CLI writes.
-struct Sandbox {
-    let root: URL
-    var path: String { root.path }
-    var media: String { path("media") }
-    var db: String { path("cat.sqlite") }
+struct Sandbox: Sendable {
+    let scratch: Scratch
 
-    init(name: String = "") throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("medialib-e2e-\(name)\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("media"), withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: root.appendingPathComponent(".io"), withIntermediateDirectories: true)
-    }
+    init(name: String = "") throws { scratch = try Scratch("e2e-\(name)") }
 
-    func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
-
-    func remove() { removeTestFolder(path) }
-
+    var path: String { scratch.root }
+    var media: String { scratch.media }
+    var db: String { scratch.db }
+    var root: URL { URL(fileURLWithPath: scratch.root) }
+    func path(_ relative: String) -> String { scratch.path(relative) }
+    func remove() { scratch.remove() }
     var globals: [String] { ["--db", db, "--media-root", media] }
+    func exists(_ relative: String) -> Bool { scratch.exists(relative) }
+    func contents(_ relative: String) -> Data? { scratch.contents(relative) }
 
-    func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: path(relative)) }
-    func contents(_ relative: String) -> Data? { FileManager.default.contents(atPath: path(relative)) }
-
-    /// Copies fixtures into media/ (optionally into a subfolder).
+    /// Copies fixtures into media/ (optionally into a subfolder), an hour old.
     func place(_ fixtures: [String], under folder: String = "") throws {
-        let dir = folder.isEmpty ? media : (media as NSString).appendingPathComponent(folder)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        for f in fixtures {
-            try FileManager.default.copyItem(atPath: Paths.fixture(f), toPath: (dir as NSString).appendingPathComponent(f))
-        }
+        for f in fixtures { try scratch.place(f, at: folder.isEmpty ? f : folder + "/" + f) }
     }
 
     /// Copies the fixtures into media/ and imports them; returns the records by stored path.
@@ -78,15 +43,15 @@ struct Sandbox {
     func library(_ fixtures: [String] = Paths.allFixtures) async throws -> [String: ListedRecord] {
         try place(fixtures)
         let imported = try await run(["import", media] + globals)
-        guard imported.status == 0, !imported.signaled else { throw HarnessError(description: "import failed: \(imported)") }
+        guard imported.status == 0, !imported.signaled else { throw HarnessError("import failed: \(imported)") }
         return try await listed()
     }
 
     /// `list --format json`, parsed, keyed by raw (else processed) file.
     func listed() async throws -> [String: ListedRecord] {
         let list = try await run(["list", "--format", "json"] + globals)
-        guard list.status == 0 else { throw HarnessError(description: "list failed: \(list)") }
-        let items = try #require(try list.json() as? [[String: Any]])
+        guard list.status == 0 else { throw HarnessError("list failed: \(list)") }
+        guard let items = try list.json() as? [[String: Any]] else { throw HarnessError("list is not an array: \(list)") }
         var out: [String: ListedRecord] = [:]
         for item in items {
             let r = ListedRecord(item)
@@ -98,69 +63,31 @@ struct Sandbox {
     /// The raw `list --format json` text, for before/after comparisons.
     func listJSON() async throws -> String {
         let list = try await run(["list", "--format", "json"] + globals)
-        guard list.status == 0 else { throw HarnessError(description: "list failed: \(list)") }
+        guard list.status == 0 else { throw HarnessError("list failed: \(list)") }
         return list.stdout
     }
 
-    /// Runs the CLI with a clean environment (no MEDIALIB_* from outside) plus `environment`.
     func run(_ arguments: [String], environment: [String: String] = [:], cwd: String? = nil,
-             timeout: Double = 60, sourceLocation: SourceLocation = #_sourceLocation) async throws -> CLIResult {
-        guard let binary = Paths.binary else {
-            throw HarnessError(description: "no medialib binary: run `swift build` first (or set MEDIALIB_BIN)")
-        }
-        var env = ProcessInfo.processInfo.environment
-        for key in env.keys where key.hasPrefix("MEDIALIB_") || key == "FRONTEND_ORIGIN" { env[key] = nil }
-        env["SWIFT_BACKTRACE"] = "enable=no"
-        env.merge(environment) { _, new in new }
-
-        let io = UUID().uuidString
-        let outPath = path(".io/\(io).out"), errPath = path(".io/\(io).err")
-        guard FileManager.default.createFile(atPath: outPath, contents: nil),
-              FileManager.default.createFile(atPath: errPath, contents: nil) else {
-            throw HarnessError(description: "cannot create output files in \(path(".io"))")
-        }
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.environment = env
-        process.currentDirectoryURL = URL(fileURLWithPath: cwd ?? path)
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = out
-        process.standardError = err
-        let finished = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in finished.signal() }
-        try process.run()
-        try? out.close()
-        try? err.close()
-        let pid = process.processIdentifier
-        let inTime = await withCheckedContinuation { (done: CheckedContinuation<Bool, Never>) in
-            DispatchQueue.global().async {
-                done.resume(returning: finished.wait(timeout: .now() + timeout) == .success)
-            }
-        }
-        if !inTime {
-            kill(pid, SIGKILL)
-            process.waitUntilExit()
+             timeout: Double = 60, stdout: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) async throws -> CLIResult {
+        let r = try await scratch.run(arguments, environment: environment, cwd: cwd, timeout: timeout, stdout: stdout)
+        if r.timedOut {
             Issue.record("medialib \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s; killed",
                          sourceLocation: sourceLocation)
         }
-        let result = CLIResult(
-            status: process.terminationStatus,
-            signaled: process.terminationReason == .uncaughtSignal,
-            timedOut: !inTime,
-            stdout: String(decoding: FileManager.default.contents(atPath: outPath) ?? Data(), as: UTF8.self),
-            stderr: String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self))
-        try? FileManager.default.removeItem(atPath: outPath)
-        try? FileManager.default.removeItem(atPath: errPath)
-        return result
+        return r
     }
 
-    /// Every row of the catalog, read directly (not through the CLI).
-    func rows() throws -> [CatalogRow] {
-        try SQLiteCatalog(path: db, access: .read).allRows()
+    func run(bytes arguments: [[UInt8]], environment: [String: String] = [:]) async throws -> CLIResult {
+        try await scratch.run(bytes: arguments, environment: environment)
+    }
+
+    /// Every row of the catalog's video table, read directly (not through the CLI).
+    func rows() throws -> [CatalogRow] { try Self.rows(of: db) }
+
+    static func rows(of db: String, table: String? = nil) throws -> [CatalogRow] {
+        let catalog = try CatalogOpener.open(CatalogOptions(location: db, access: .read))
+        guard let store = catalog.records as? SQLiteRecordStore else { throw HarnessError("not a SQLite store") }
+        return try store.allRows(of: table)
     }
 }
 
@@ -182,10 +109,22 @@ struct ListedRecord: Equatable {
     var short: String { String(uuid.prefix(8)) }
 }
 
-/// Lines of a JSON Lines file, parsed.
-func jsonLines(_ path: String) throws -> [[String: Any]] {
-    let data = try #require(FileManager.default.contents(atPath: path), "no file at \(path)")
-    return try data.split(separator: 0x0A).map { line in
-        try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
-    }
+func sha256OfFile(_ path: String) -> String? {
+    guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    // A fast, dependency-free digest is enough to tell "byte for byte unchanged".
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    var h2: UInt64 = 0x8422_2325_cbf2_9ce4
+    for b in data { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3; h2 = (h2 &+ UInt64(b)) &* 0x9E37_79B9_7F4A_7C15 }
+    return String(h, radix: 16) + String(h2, radix: 16) + "-\(data.count)"
+}
+
+/// Runs SQL on a catalog file as another program would (Python's sqlite3, the sqlite3 shell).
+func sql(_ db: String, _ statement: String, _ bindings: [ColumnValue] = []) throws {
+    let c = try SQLiteConnection(path: RawPath(db), mode: .readWrite)
+    try c.run(statement, bindings)
+}
+
+/// A connection the test holds open (a lock another process keeps).
+func openConnection(_ db: String) throws -> SQLiteConnection {
+    try SQLiteConnection(path: RawPath(db), mode: .readWrite)
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// What reaches stderr: libav's own logging only with --verbose, verify's progress line only
 /// on a terminal (cron mail and pipes get none).
@@ -60,7 +61,7 @@ extension Sandbox {
             if timedOut { process.terminate(); process.waitUntilExit() }
             return CLIResult(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
                              timedOut: timedOut,
-                             stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+                             stdoutBytes: [UInt8](out.fileHandleForReading.readDataToEndOfFile()),
                              stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
         }.value
     }

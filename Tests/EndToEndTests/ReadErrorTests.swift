@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// A disk that fails mid-file (EIO) must read as `unreadable`: never as a short or truncated
 /// video that cleanup would delete, and never cached by verify.
@@ -32,6 +33,8 @@ struct ReadErrorTests {
         // must count the WebM's packets (Matroska has no frame count), reading into the bad part.
         try FileManager.default.copyItem(atPath: Paths.fixture("ok-faststart.mp4"), toPath: box.path("media/flaky.mp4"))
         try FileManager.default.copyItem(atPath: Paths.fixture("ok.webm"), toPath: box.path("media/flaky.webm"))
+        backdate(box.path("media/flaky.mp4"))
+        backdate(box.path("media/flaky.webm"))
         let imported = try await box.run(["import", box.media] + box.globals)
         #expect(imported.status == 0)
         let failing = ["LD_PRELOAD": preload]

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `medialib serve` as an operator runs it: the URL on stdout, CORS from the environment,
 /// the access log, SIGTERM, and answering while `cleanup --apply` writes the same catalog.
@@ -13,7 +14,7 @@ struct ServeEndToEndTests {
         let errPath: String
 
         init(_ box: Sandbox, environment: [String: String] = [:], extra: [String] = []) throws {
-            guard let binary = Paths.binary else { throw HarnessError(description: "no medialib binary") }
+            guard let binary = Paths.binary else { throw HarnessError("no medialib binary") }
             var env = ProcessInfo.processInfo.environment
             for key in env.keys where key.hasPrefix("MEDIALIB_") || key == "FRONTEND_ORIGIN" { env[key] = nil }
             env.merge(environment) { _, new in new }
@@ -67,7 +68,7 @@ struct ServeEndToEndTests {
     /// One request on its own connection (Connection: close), with timeouts on every step.
     static func get(_ port: UInt16, _ target: String, headers: [String] = []) throws -> Reply {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw HarnessError(description: "socket failed") }
+        guard fd >= 0 else { throw HarnessError("socket failed") }
         defer { close(fd) }
         var tv = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -78,7 +79,7 @@ struct ServeEndToEndTests {
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard rc == 0 else { throw HarnessError(description: "connect failed: \(String(cString: strerror(errno)))") }
+        guard rc == 0 else { throw HarnessError("connect failed: \(String(cString: strerror(errno)))") }
         let request = (["GET \(target) HTTP/1.1", "Host: 127.0.0.1", "Connection: close"] + headers).joined(separator: "\r\n") + "\r\n\r\n"
         _ = request.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
         var data: [UInt8] = []
@@ -89,7 +90,7 @@ struct ServeEndToEndTests {
             data.append(contentsOf: buf[0..<n])
         }
         guard let end = data.indices.first(where: { i in i + 3 < data.count && data[i..<(i + 4)].elementsEqual([13, 10, 13, 10]) }) else {
-            throw HarnessError(description: "no complete response")
+            throw HarnessError("no complete response")
         }
         let head = String(decoding: data[0..<end], as: UTF8.self)
         let status = Int(head.split(separator: " ")[1]) ?? 0
@@ -133,6 +134,7 @@ struct ServeEndToEndTests {
         try box.place(["ok-faststart.mp4"])
         for i in 0..<150 {
             try FileManager.default.copyItem(atPath: Paths.fixture("three-frames.mp4"), toPath: box.path("media/short-\(i).mp4"))
+            backdate(box.path("media/short-\(i).mp4"))
         }
         let imported = try await box.run(["import", box.media] + box.globals)
         #expect(imported.status == 0)
@@ -146,7 +148,7 @@ struct ServeEndToEndTests {
         // Hammer the server from another thread while the apply runs.
         let hammer = Hammer(port: server.port, target: "/api/media/videos/\(valid)/")
         hammer.start()
-        let apply = try await box.run(["cleanup", "--apply", "--journal", box.path("j.jsonl")] + box.globals)
+        let apply = try await box.run(["cleanup", "--apply", "--max-delete", "100%", "--journal", box.path("j.jsonl")] + box.globals)
         let seen = hammer.stop()
 
         #expect(apply.status == 0, "\(apply)")
