@@ -26,4 +26,8 @@ printf 'This is not a video, only text with an .mp4 name.\n' > text.mp4
 $FF -f lavfi -i sine=frequency=440:duration=1 -c:a aac -b:a 32k audio-only.mp4
 # HEVC: valid video, but not safe for every browser.
 $FF $SRC -frames:v 30 -c:v libx265 -preset ultrafast -pix_fmt yuv420p -x265-params log-level=none -tag:v hvc1 -movflags +faststart hevc.mp4
+
+# 20 frames whose container says they last no time at all: plays, but no seek bar.
+$FF $SRC -frames:v 20 $X264 -movflags +faststart zero-duration-src.mp4
+python3 zero-duration.py zero-duration-src.mp4 zero-duration.mp4 && rm zero-duration-src.mp4
 ls -l
