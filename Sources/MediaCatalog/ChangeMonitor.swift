@@ -19,7 +19,7 @@ final class SQLiteChangeMonitor: ChangeMonitor, @unchecked Sendable {
     private let watch: Int32
 
     init?(path: RawPath, onReplaced: @escaping @Sendable () -> Void) {
-        let folder = path.parent.isEmpty ? RawPath(".") : path.parent
+        let folder = path.parent
         let name = path.lastComponent.bytes
         databaseName = name
         names = [name, name + Array("-wal".utf8), name + Array("-journal".utf8)]

@@ -77,9 +77,10 @@ public struct RawPath: Hashable, Sendable, Comparable, CustomStringConvertible, 
         return RawPath(bytes: bytes[(slash + 1)...])
     }
 
-    /// Everything before the last slash ("/" for a file in the root folder, "" when there is no slash).
+    /// The folder holding this name, as dirname(3) gives it: "." for a bare name, so a folder
+    /// is always something to create, open or fsync.
     public var parent: RawPath {
-        guard let slash = bytes.lastIndex(of: Self.slash) else { return RawPath(bytes: []) }
+        guard let slash = bytes.lastIndex(of: Self.slash) else { return "." }
         return slash == 0 ? "/" : RawPath(bytes: bytes[..<slash])
     }
 

@@ -34,7 +34,7 @@ struct RawPathTests {
         #expect(p.parent == "/srv/media")
         #expect(p.pathExtension == "mp4")
         #expect(RawPath("/x").parent == "/")
-        #expect(RawPath("name").parent.isEmpty)
+        #expect(RawPath("name").parent == ".")
         #expect(RawPath(".hidden").pathExtension == "")
         #expect(RawPath("/srv/media").appending("a/b.mp4") == "/srv/media/a/b.mp4")
         #expect(RawPath("/srv/media").appending("/abs.mp4") == "/abs.mp4", "an absolute stored path wins, as os.path.join does")
