@@ -103,6 +103,8 @@ final class CleanupReport {
     private var first = true
     /// What the closing lines need of the records to delete: their lines (text) or ids (json).
     private var plannedLines: [String] = []
+    /// Whether a record to delete takes rows of other tables with it (then --apply needs --cascade).
+    private var plannedCascades = false
     private var plannedIDs: [Int64] = []
     private var summary = CleanupSummary()
     private var notes: [String] = []
@@ -137,7 +139,10 @@ final class CleanupReport {
             switch format {
             case .text:
                 Console.out.line(Self.line(v))
-                if v.wouldDelete { plannedLines.append(Self.deletionLine(v)) }
+                if v.wouldDelete {
+                    plannedLines.append(Self.deletionLine(v))
+                    if v.dependents?.hasDependents == true { plannedCascades = true }
+                }
             case .json:
                 Console.out.write((first ? "\n" : ",\n") + Self.json(v))
                 first = false
@@ -162,7 +167,8 @@ final class CleanupReport {
         } else {
             Console.out.line("Would delete:")
             for line in plannedLines { Console.out.line("  " + line) }
-            Console.out.line("Dry run: nothing was changed. Delete these with `medialib cleanup --apply`.")
+            let command = plannedCascades ? "medialib cleanup --apply --cascade" : "medialib cleanup --apply"
+            Console.out.line("Dry run: nothing was changed. Delete these with `\(command)`.")
         }
     }
 
@@ -219,7 +225,7 @@ final class CleanupReport {
     }
 
     static func line(_ v: CleanupVerdict) -> String {
-        let head = "\(label(v.status)) #\(v.record.id) \(Console.shortUUID(v.record.uuid))"
+        let head = "\(label(v.status)) \(Console.label(id: v.record.id, uuid: v.record.uuid))"
         if v.status == .valid {
             let frames = v.inspection.files.map { f -> String in
                 let name = f.kind.rawValue + (f.role == .streamable ? " copy" : "")
@@ -237,7 +243,7 @@ final class CleanupReport {
     }
 
     static func deletionLine(_ v: CleanupVerdict) -> String {
-        var text = "#\(v.record.id) \(Console.shortUUID(v.record.uuid))  \(reasonsText(v))"
+        var text = "\(Console.label(id: v.record.id, uuid: v.record.uuid))  \(reasonsText(v))"
         if let d = v.dependents, d.hasDependents { text += "\n      with: \(d.summary)" }
         return text
     }

@@ -62,7 +62,11 @@ enum Console {
 
     static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
 
-    static func shortUUID(_ uuid: String) -> String { String(uuid.prefix(8)) }
+    /// "#12 4be74d55": the id and the uuid's first eight digits; just "#12" when the catalog
+    /// has no uuids (endoreg-db 0.8.9 has none).
+    static func label(id: Int64, uuid: String) -> String {
+        uuid.isEmpty ? "#\(id)" : "#\(id) \(uuid.prefix(8))"
+    }
 
     /// More than this many ids are summarised ("#1, #2, … and 4,998 more").
     static func idList(_ ids: [Int64], max: Int = 20) -> String {

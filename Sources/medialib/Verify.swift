@@ -108,7 +108,7 @@ final class VerifyOutput {
                 let place = f.file.flatMap { k in i.file(k, role: f.role) }
                     .map { "\($0.kind.rawValue)\($0.role == .streamable ? " copy" : "") \($0.stored.displayed)" } ?? "record"
                 let severity = f.severity.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)
-                Console.out.line("\(severity) #\(i.record.id) \(Console.shortUUID(i.record.uuid))  \(place): \(f.code.rawValue): \(f.message)")
+                Console.out.line("\(severity) \(Console.label(id: i.record.id, uuid: i.record.uuid))  \(place): \(f.code.rawValue): \(f.message)")
             }
         case .json, .jsonl:
             let line = Self.json(i, status)

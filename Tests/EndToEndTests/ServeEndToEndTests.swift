@@ -18,6 +18,7 @@ struct ServeEndToEndTests {
             var env = ProcessInfo.processInfo.environment
             for key in env.keys where key.hasPrefix("MEDIALIB_") || key == "FRONTEND_ORIGIN" { env[key] = nil }
             env.merge(environment) { _, new in new }
+            try FileManager.default.createDirectory(atPath: box.path(".io"), withIntermediateDirectories: true)
             errPath = box.path(".io/serve-\(UUID().uuidString).err")
             _ = FileManager.default.createFile(atPath: errPath, contents: nil)
             let out = Pipe()
