@@ -230,6 +230,31 @@ struct EndoregCatalogTests {
         for (path, _) in lib.manifest["media"] as? [String: String] ?? [:] { #expect(lib.box.exists("media/" + path), "\(path)") }
     }
 
+    @Test("--trash takes what Django's delete unlinks, streamable copies included; the frame folder is reported and stays")
+    func trashTakesStreamableCopies() async throws {
+        let lib = try EndoregLibrary("1.6.5")
+        defer { lib.remove() }
+        let video = try #require(lib.videos.first { $0["id"] as? Int == 3 })
+        let columns = ["raw_file", "processed_file", "raw_streamable_relative_path", "processed_streamable_relative_path"]
+        let paths = columns.compactMap { video[$0] as? String }
+        #expect(paths.count == 4)
+        // Video 3's raw file is emptied: the record becomes invalid and takes all four files with it.
+        try lib.box.scratch.write([], at: paths[0])
+        let frames = lib.box.path("frames/3")
+        try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true)
+        for i in 0..<3 { try Data(repeating: 1, count: 100).write(to: URL(fileURLWithPath: "\(frames)/frame_\(i).jpg")) }
+        let c = try SQLiteConnection(path: RawPath(lib.box.db), mode: .readWrite)
+        try c.execute("UPDATE endoreg_db_videofile SET frame_dir = '\(frames)' WHERE id = 3")
+        let apply = try await lib.run(["cleanup", "--apply", "--cascade", "--trash", lib.box.path("trash")])
+        #expect(apply.status == 0, "\(apply)")
+        for p in paths {
+            #expect(lib.box.exists("trash/" + p), "\(p) not in the trash")
+            #expect(!lib.box.exists("media/" + p), "\(p) still in the media root")
+        }
+        #expect(apply.stderr.contains("record 3: its frame folder \(frames) (3 files, 300 bytes) is left in place"), "\(apply.stderr)")
+        #expect(FileManager.default.fileExists(atPath: frames + "/frame_2.jpg"))
+    }
+
     @Test("an app_encrypted file is never probed nor judged; its frame count comes from the row")
     func encryptedStore() async throws {
         let lib = try EndoregLibrary("1.6.5")
