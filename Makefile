@@ -1,9 +1,9 @@
 # medialib: see README.md. `make test` and `make demo` work on a fresh Debian machine.
-APT_PACKAGES := libavformat-dev libavcodec-dev libavutil-dev libsqlite3-dev pkg-config
+APT_PACKAGES := libavformat-dev libavcodec-dev libavutil-dev libsqlite3-dev pkg-config chromium chromium-driver
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build release test demo bench fixtures clean
+.PHONY: all deps build release test demo bench fixtures screenshot clean
 
 all: build
 
@@ -33,6 +33,11 @@ demo: build
 
 bench:
 	@sh bench/run.sh
+
+# Retakes the README's picture of the operator's page (the browser test saves it).
+screenshot: deps
+	$(SWIFT) build --build-tests
+	MEDIALIB_PAGE_SCREENSHOT="$(CURDIR)/docs/operator-page.png" $(SWIFT) test --skip-build --filter BrowserTests
 
 # Regenerates Fixtures/ with the ffmpeg CLI (tests never need it).
 fixtures:
