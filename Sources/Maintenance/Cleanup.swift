@@ -342,18 +342,14 @@ public final class CleanupJob {
         }
     }
 
-    /// Beside medialib's own catalog; for another app's database, in medialib's state folder.
+    /// Beside medialib's own catalog; for another app's database, beside medialib's state for it.
     func defaultJournalPath(now: Date = Date()) -> RawPath {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")
         f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
         let name = "cleanup-\(f.string(from: now))-\(getpid()).jsonl"
-        let identity = records.identity
-        if records.isOwned && identity.kind == "sqlite" {
-            return RawPath(identity.location).parent.appending("medialib-journals").appending(name)
-        }
-        return CatalogOpener.defaultStateFolder().appending("journals").appending(name)
+        return catalog.journalFolder.appending(name)
     }
 }
 

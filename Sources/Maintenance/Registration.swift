@@ -141,14 +141,16 @@ public struct Registration {
             throw RegistrationError.badArgument("\(folder.displayed) is not a folder")
         }
         let root = try mediaRoot(fallback: physical)
-        var known = try knownFiles(root: root)
+        let known = try knownFiles(root: root)
         var summary = ImportSummary()
         var fresh: [NewRecord] = []
+        // Files this import adds, by identity: a second name of one (a hard link) is skipped.
+        var adding: [FileIdentity.Key: RawPath] = [:]
         for candidate in Self.videoFiles(under: physical) {
             switch candidate {
             case .skipped(let path, let why):
                 summary.skipped += 1
-                try report(.skipped(path, why))
+                try report(.skipped(root.storedForm(ofPhysical: path), why))
             case .file(let path, let identity):
                 let stored = root.storedForm(ofPhysical: path)
                 if let (id, existing) = known[identity.key] {
@@ -156,11 +158,16 @@ public struct Registration {
                         summary.known += 1
                     } else {
                         summary.skipped += 1
-                        try report(.skipped(path, "the same file is already registered as record \(id) (\(existing.displayed))"))
+                        try report(.skipped(stored, "the same file is already registered as record \(id) (\(existing.displayed))"))
                     }
                     continue
                 }
-                known[identity.key] = (0, stored)
+                if let first = adding[identity.key] {
+                    summary.skipped += 1
+                    try report(.skipped(stored, "the same file as \(first.displayed), which this import adds"))
+                    continue
+                }
+                adding[identity.key] = stored
                 fresh.append(NewRecord(rawFile: stored))
             }
         }

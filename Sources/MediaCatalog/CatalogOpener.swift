@@ -43,6 +43,16 @@ public struct OpenCatalog: Sendable {
     public let state: any StateStore
     /// Things the user should know about how it was opened (printed on stderr).
     public let notes: [String]
+    /// Where cleanup journals go by default: beside medialib's own catalog; for another
+    /// app's database, beside medialib's state for it (never in the app's folder).
+    public let journalFolder: RawPath
+
+    public init(records: any RecordStore, state: any StateStore, notes: [String], journalFolder: RawPath) {
+        self.records = records
+        self.state = state
+        self.notes = notes
+        self.journalFolder = journalFolder
+    }
 }
 
 public enum CatalogOpener {
@@ -179,8 +189,10 @@ public enum CatalogOpener {
         let store = SQLiteRecordStore(path: path, identity: identity, profile: profile, owned: owned, readMode: readMode,
                                       writable: options.access != .read, mapping: mapping)
         let state: SQLiteStateStore
+        let journalFolder: RawPath
         var notes = notes
         if owned {
+            journalFolder = path.parent.appending("medialib-journals")
             let canWrite = readMode != .immutable && writable(path, mode: fileMode(path)) && writable(path.parent)
             state = SQLiteStateStore(path: path, writable: canWrite, createOnWrite: false)
             if !canWrite && options.access == .read {
@@ -188,11 +200,12 @@ public enum CatalogOpener {
             }
         } else {
             let statePath = options.statePath ?? defaultStateFolder().appending(identity.stateKey + ".sqlite")
+            journalFolder = statePath.parent.appending("journals")
             let exists = FileSystem.occupied(statePath)
             let canWrite = exists ? writable(statePath, mode: fileMode(statePath)) : true
             state = SQLiteStateStore(path: statePath, writable: canWrite, createOnWrite: true)
         }
-        return OpenCatalog(records: store, state: state, notes: notes)
+        return OpenCatalog(records: store, state: state, notes: notes, journalFolder: journalFolder)
     }
 
     static func listTables(_ path: RawPath, mode: SQLiteConnection.Mode) throws -> Set<String> {

@@ -1,5 +1,6 @@
 import Foundation
 import MediaFiles
+import Synchronization
 
 /// Records in a SQLite file: medialib's own catalog, or an application's own database read
 /// through a schema profile (never migrated, never switched to WAL, left byte for byte as it
@@ -19,6 +20,8 @@ public final class SQLiteRecordStore: RecordStore, @unchecked Sendable {
     private var writer: SQLiteConnection?
     /// Bumped when the file was replaced: connections to the old file are not pooled again.
     private var generation: Int64 = 0
+    /// Whether a change monitor watches this catalog (then every read drains its events first).
+    private let monitored = Atomic<Bool>(false)
 
     init(path: RawPath, identity: CatalogIdentity, profile: SchemaProfile, owned: Bool, readMode: SQLiteConnection.Mode,
          writable: Bool, mapping: RecordMapping) {
@@ -36,6 +39,9 @@ public final class SQLiteRecordStore: RecordStore, @unchecked Sendable {
     /// Borrows a read connection (each thread gets its own; a failed one is dropped).
     /// `busyTimeout`: how long to wait for another process's lock (0 on a server's event loop).
     func withReader<T>(busyTimeout: Int32 = 5_000, _ body: (SQLiteConnection) throws -> T) throws -> T {
+        // A catalog replaced by a rename is noticed by whoever reads next, not only by the
+        // callers that poll the monitor (one read(2) that usually says EAGAIN).
+        if monitored.load(ordering: .relaxed) { InotifyHub.shared.drain() }
         lock.lock()
         let reused = idle.popLast()
         let gen = generation
@@ -147,7 +153,9 @@ public final class SQLiteRecordStore: RecordStore, @unchecked Sendable {
     }
 
     public func makeChangeMonitor() -> (any ChangeMonitor)? {
-        SQLiteChangeMonitor(path: path) { [weak self] in self?.reopen() }
+        let monitor = SQLiteChangeMonitor(path: path) { [weak self] in self?.reopen() }
+        if monitor != nil { monitored.store(true, ordering: .relaxed) }
+        return monitor
     }
 
     /// The file was replaced (or removed) under its name: every connection to the old file goes.

@@ -33,7 +33,9 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
                 try SQLiteConnection(path: path, mode: isWritable ? (exists ? .readWrite : .create) : .readOnly, busyTimeoutMilliseconds: 2_000)
             }
             if isWritable {
-                try SQLiteRecordStore.map { try Self.createTables(c) }
+                // Inside medialib's own catalog the state tables come with its migrations (an
+                // old catalog gets all of them, never a probe cache beside a stale schema).
+                try SQLiteRecordStore.map { try createOnWrite ? Self.createTables(c) : OwnedSchema.migrate(c) }
             }
             connection = c
         }

@@ -59,7 +59,8 @@ struct Listing {
         var fields = [
             "\"kind\":\(JSON.string(f.kind.rawValue))",
             "\"role\":\(JSON.string(f.role.rawValue))",
-            "\"path\":\(JSON.string(f.stored.displayed))",
+            // Exact when the name is UTF-8 (as the CLI's JSON); else escaped, with the bytes in base64.
+            "\"path\":\(JSON.string(f.stored.string ?? f.stored.displayed))",
         ]
         if f.stored.string == nil { fields.append("\"path_base64\":\(JSON.string(Data(f.stored.bytes).base64EncodedString()))") }
         fields += [

@@ -70,7 +70,7 @@ struct Responder: Sendable {
             let count = try catalog.records.count()
             return .json(200, "{\"status\":\"ok\",\"records\":\(count)}")
         } catch {
-            return .error(503, "catalog unavailable: \(error)")
+            return .error(503, "catalog unavailable: \(error)", headers: [("Retry-After", "1")])
         }
     }
 
@@ -125,6 +125,10 @@ struct Responder: Sendable {
         let chosen = kind ?? (record.file(.processed) != nil ? .processed : .raw)
         guard let file = record.file(chosen) else {
             return .error(404, "record \(record.id) has no \(chosen.rawValue) file")
+        }
+        // Ciphertext by design (the app decrypts it itself): useless to a browser, and not ours to hand out.
+        if record.encrypted && file.playable == file.path {
+            return .error(403, "record \(record.id)'s \(chosen.rawValue) file is encrypted by the application; medialib does not stream it")
         }
         // A playable copy, when the catalog names one, is what a browser gets.
         let path = mediaRoot.resolve(file.playable)

@@ -61,6 +61,7 @@ struct Response: @unchecked Sendable {
         case 206: "Partial Content"
         case 304: "Not Modified"
         case 400: "Bad Request"
+        case 403: "Forbidden"
         case 404: "Not Found"
         case 405: "Method Not Allowed"
         case 412: "Precondition Failed"

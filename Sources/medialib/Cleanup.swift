@@ -33,7 +33,7 @@ struct Cleanup: ParsableCommand, GlobalCommand {
     @Option(help: ArgumentHelp("Also move the deleted records' files into this folder.", valueName: "dir"))
     var trash: String?
 
-    @Option(help: ArgumentHelp("Where to write the journal (default: medialib-journals/ beside the catalog).", valueName: "file"))
+    @Option(help: ArgumentHelp("Where to write the journal (default: medialib-journals/ beside medialib's own catalog; for another app's database, journals/ beside the --state file).", valueName: "file"))
     var journal: String?
 
     @Flag(help: "Apply even when a safety guard trips.")
@@ -46,11 +46,11 @@ struct Cleanup: ParsableCommand, GlobalCommand {
     var format: OutputFormat = .text
 
     @Option(help: "Files probed in parallel (default: the number of cores).")
-    var jobs: Int = WorkerPool.defaultWorkers
+    var jobs: Int?
 
     func validate() throws {
         if minFrames < 0 { throw ValidationError("--min-frames must be 0 or more") }
-        if jobs < 1 || jobs > 1024 { throw ValidationError("--jobs must be between 1 and 1024") }
+        if let jobs, jobs < 1 || jobs > 1024 { throw ValidationError("--jobs must be between 1 and 1024") }
         if DurationText.parse(minAge) == nil { throw ValidationError("--min-age takes a duration such as 90s, 5m, 2h, 1d") }
         if let maxDelete, DeleteLimit(maxDelete) == nil { throw ValidationError("--max-delete takes a count (10) or a percentage (25%)") }
         if !apply && (journal != nil || force || trash != nil || cascade || maxDelete != nil) {
@@ -72,11 +72,12 @@ struct Cleanup: ParsableCommand, GlobalCommand {
         options.trash = trash.map { MediaRoot(RawArguments.path($0)).path }
         options.journal = journal.map { MediaRoot(RawArguments.path($0)).path }
         let settings = InspectionSettings(mediaRoot: root, minFrames: minFrames, minAge: DurationText.parse(minAge) ?? 300,
-                                          full: full, jobs: jobs)
+                                          full: full, jobs: jobs ?? WorkerPool.defaultWorkers)
         if let journalPath = options.journal, FileSystem.occupied(journalPath) {
             throw Failure.cannotRun("journal \(journalPath.displayed) already exists; choose another --journal (nothing was deleted)")
         }
-        let report = CleanupReport(format: format, catalog: catalog, root: root, minFrames: minFrames, apply: apply)
+        let report = CleanupReport(format: format, catalog: catalog, root: root, minFrames: minFrames, apply: apply,
+                                   catalogArguments: global.catalogArguments(catalog))
         report.begin()
         let result: CleanupResult
         do {
@@ -100,6 +101,8 @@ final class CleanupReport {
     let root: MediaRoot
     let minFrames: Int
     let apply: Bool
+    /// How the undo line names the catalog again.
+    let catalogArguments: [String]
     private var first = true
     /// What the closing lines need of the records to delete: their lines (text) or ids (json).
     private var plannedLines: [String] = []
@@ -109,8 +112,9 @@ final class CleanupReport {
     private var summary = CleanupSummary()
     private var notes: [String] = []
 
-    init(format: OutputFormat, catalog: OpenCatalog, root: MediaRoot, minFrames: Int, apply: Bool) {
+    init(format: OutputFormat, catalog: OpenCatalog, root: MediaRoot, minFrames: Int, apply: Bool, catalogArguments: [String]) {
         self.format = format
+        self.catalogArguments = catalogArguments
         self.catalog = catalog
         self.root = root
         self.minFrames = minFrames
@@ -184,10 +188,11 @@ final class CleanupReport {
             Console.out.line("Deleted:")
             for line in plannedLines { Console.out.line("  " + line) }
             let others = result.rows.filter { $0.key != catalog.records.profile.video.table }.values.reduce(0, +)
-            let extra = others > 0 || result.nulled > 0 ? " and \(others) dependent rows\(result.nulled > 0 ? ", nulled \(result.nulled) values" : "")" : ""
+            let nulled = result.nulled > 0 ? ", nulled \(result.nulled) value\(result.nulled == 1 ? "" : "s")" : ""
+            let extra = others > 0 || result.nulled > 0 ? " and \(others) dependent row\(others == 1 ? "" : "s")\(nulled)" : ""
             let journal = result.journal?.displayed ?? ""
-            Console.out.line("Deleted \(result.deleted) records\(extra). Journal: \(journal)")
-            Console.out.line("Undo with: medialib restore \(journal)")
+            Console.out.line("Deleted \(result.deleted) record\(result.deleted == 1 ? "" : "s")\(extra). Journal: \(journal)")
+            Console.out.line("Undo with: " + Console.shellCommand(["medialib", "restore", journal] + catalogArguments))
         case .json:
             var o = JSONObject()
             o.raw("summary", Self.summaryJSON(result.summary))

@@ -62,6 +62,16 @@ enum Console {
 
     static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
 
+    /// A command line a user can paste into a POSIX shell.
+    static func shellCommand(_ words: [String]) -> String {
+        words.map { word in
+            let safe = !word.isEmpty && word.unicodeScalars.allSatisfy {
+                CharacterSet.alphanumerics.contains($0) || "-_./:=@%+,".unicodeScalars.contains($0)
+            }
+            return safe ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        }.joined(separator: " ")
+    }
+
     /// "#12 4be74d55": the id and the uuid's first eight digits; just "#12" when the catalog
     /// has no uuids (endoreg-db 0.8.9 has none).
     static func label(id: Int64, uuid: String) -> String {
@@ -96,8 +106,14 @@ struct JSONObject {
     /// A path: its text, or its escaped form plus `<key>_base64` with the exact bytes.
     mutating func path(_ key: String, _ value: RawPath?) {
         guard let value else { return optional(key, nil) }
-        string(key, value.displayed)
-        if value.string == nil { string(key + "_base64", Data(value.bytes).base64EncodedString()) }
+        // JSON carries any valid UTF-8 exactly (a tab is \t, not a backslash and a t); bytes
+        // that are not UTF-8 get the escaped display form plus the exact bytes in base64.
+        if let text = value.string {
+            string(key, text)
+        } else {
+            string(key, value.displayed)
+            string(key + "_base64", Data(value.bytes).base64EncodedString())
+        }
     }
 
     var text: String { "{" + fields.joined(separator: ",") + "}" }

@@ -68,6 +68,16 @@ struct GlobalOptions: ParsableArguments {
         return catalog
     }
 
+    /// The options that name this catalog again in a later command (the undo line cleanup
+    /// prints): the catalog as opened (a URL without its password), how its tables map, where
+    /// medialib's state for it lives.
+    func catalogArguments(_ catalog: OpenCatalog) -> [String] {
+        var out = ["--db", catalog.records.identity.location]
+        if let schemaFile { out += ["--schema-file", schemaFile] } else if let schema { out += ["--schema", schema] }
+        if let state { out += ["--state", state] }
+        return out
+    }
+
     /// The explicitly chosen media root (flag, then environment), if any.
     var explicitMediaRoot: RawPath? {
         if let mediaRoot, !mediaRoot.isEmpty { return RawArguments.path(mediaRoot) }

@@ -20,7 +20,7 @@ struct Verify: ParsableCommand, GlobalCommand {
     var minFrames: Int = 10
 
     @Option(help: "Files probed in parallel (default: the number of cores).")
-    var jobs: Int = WorkerPool.defaultWorkers
+    var jobs: Int?
 
     @Flag(help: "Ignore cached results and probe every file again.")
     var full = false
@@ -51,7 +51,7 @@ struct Verify: ParsableCommand, GlobalCommand {
 
     func validate() throws {
         if minFrames < 0 { throw ValidationError("--min-frames must be 0 or more") }
-        if jobs < 1 || jobs > 1024 { throw ValidationError("--jobs must be between 1 and 1024") }
+        if let jobs, jobs < 1 || jobs > 1024 { throw ValidationError("--jobs must be between 1 and 1024") }
         if let via, let problem = HTTPStreamCheck.problem(with: via) { throw ValidationError(problem) }
         if !(viaTimeout > 0 && viaTimeout <= 3600) { throw ValidationError("--via-timeout must be a number of seconds between 0 and 3600") }
         if let shard, Shard(shard) == nil { throw ValidationError("--shard takes K/N with 1 ≤ K ≤ N, e.g. 2/3") }
@@ -62,7 +62,7 @@ struct Verify: ParsableCommand, GlobalCommand {
         let catalog = try global.open(.read)
         let root = try global.requireExistingMediaRoot(catalog)
         let settings = InspectionSettings(
-            mediaRoot: root, minFrames: minFrames, depth: deep ? .deep : .standard, full: full, jobs: jobs,
+            mediaRoot: root, minFrames: minFrames, depth: deep ? .deep : .standard, full: full, jobs: jobs ?? WorkerPool.defaultWorkers,
             http: via.map { HTTPStreamCheck(base: $0, template: viaTemplate, timeout: viaTimeout) })
         let output = VerifyOutput(format: format, quiet: quiet)
         output.begin()

@@ -148,7 +148,7 @@ struct CleanupEndToEndTests {
         #expect(result.status == 0, "\(result)")
         #expect(result.lines.contains("Total: 9 | Valid: 4 | Invalid: 5"))
         #expect(result.lines.contains("Deleted 5 records. Journal: \(journal)"))
-        #expect(result.lines.contains("Undo with: medialib restore \(journal)"))
+        #expect(result.lines.contains("Undo with: medialib restore \(journal) --db \(box.db)"))
 
         let lines = try jsonLines(journal)
         try #require(lines.count == 9, "a header, one line per deleted row, the end line, the committed line and the finished line")

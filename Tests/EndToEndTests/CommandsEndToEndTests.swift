@@ -114,6 +114,19 @@ struct CommandsEndToEndTests {
         #expect(try await box.listed().count == 11)
     }
 
+    @Test("two names of one new file in one import: the first is added, the second named with the first")
+    func importHardLinks() async throws {
+        let box = try Sandbox()
+        defer { box.remove() }
+        try box.place(["ok.webm"], under: "a")
+        try FileManager.default.createDirectory(atPath: box.media + "/b", withIntermediateDirectories: false)
+        #expect(link(box.media + "/a/ok.webm", box.media + "/b/ok.webm") == 0)
+        let result = try await box.run(["import", box.media] + box.globals)
+        #expect(result.status == 0, "\(result)")
+        #expect(result.lines == ["skipped b/ok.webm: the same file as a/ok.webm, which this import adds",
+                                 "added #1 a/ok.webm", "Imported 1 new, skipped 0 already known, 1 skipped (named above)."])
+    }
+
     @Test("import follows no symlinked folder: no loop, nothing from outside")
     func importIgnoresSymlinkedFolders() async throws {
         let box = try Sandbox()

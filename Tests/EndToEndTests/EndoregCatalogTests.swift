@@ -220,7 +220,10 @@ struct EndoregCatalogTests {
         let journalLines = try jsonLines(journal)
         #expect(journalLines.contains { (($0["delete"] as? [String: Any])?["table"] as? String) == "endoreg_db_frame" }, "the journal holds dependent rows")
 
-        let restore = try await lib.run(["restore", journal])
+        // The undo line names the catalog and the state again: pasted as printed, it restores.
+        let undo = try #require(apply.lines.first { $0.hasPrefix("Undo with: medialib ") })
+        #expect(undo == "Undo with: medialib restore \(journal) --db \(lib.box.db) --state \(lib.state)")
+        let restore = try await lib.box.run(Array(undo.dropFirst("Undo with: medialib ".count).split(separator: " ").map(String.init)))
         #expect(restore.status == 0, "\(restore)")
         let restored = try tableDump(lib.box.db)
         for table in original.keys.sorted() where restored[table] != original[table] {
@@ -253,6 +256,9 @@ struct EndoregCatalogTests {
         }
         #expect(apply.stderr.contains("record 3: its frame folder \(frames) (3 files, 300 bytes) is left in place"), "\(apply.stderr)")
         #expect(FileManager.default.fileExists(atPath: frames + "/frame_2.jpg"))
+        // No --journal: it went beside the --state file, not into the app's folder nor $HOME.
+        let journals = (try? FileManager.default.contentsOfDirectory(atPath: lib.box.path("state/journals"))) ?? []
+        #expect(journals.count == 1 && journals[0].hasPrefix("cleanup-"), "\(journals)")
     }
 
     @Test("an app_encrypted file is never probed nor judged; its frame count comes from the row")
@@ -325,6 +331,10 @@ struct EndoregCatalogTests {
         #expect(hex.body == Array(copy[0...1]))
         let missing = try ServeEndToEndTests.get(server.port, "/api/media/videos/5/")
         #expect(missing.status == 404)
+        // app_encrypted: ciphertext by design, not handed to a browser.
+        let encrypted = try ServeEndToEndTests.get(server.port, "/api/media/videos/4/")
+        #expect(encrypted.status == 403)
+        #expect(String(decoding: encrypted.body, as: UTF8.self).contains("encrypted by the application"))
         #expect(fileBytes(lib.box.db) == before)
     }
 }
