@@ -58,6 +58,11 @@ public enum RangeRequest: Equatable, Sendable {
 public func evaluateRange(_ header: String?, size: Int64, limits: RangeLimits = .default) -> RangeRequest {
     guard let header, let specs = parseRangesSpecifier(bytes(header), limits: limits) else { return .ignored }
     guard size > 0 else { return .ignored }
+    // One range (a player's usual request): nothing to merge.
+    if specs.count == 1 {
+        guard let only = satisfiableRange(specs[0], size: size) else { return .unsatisfiable }
+        return .ranges([only])
+    }
     let satisfiable = specs.compactMap { satisfiableRange($0, size: size) }
     guard !satisfiable.isEmpty else { return .unsatisfiable }
     return .ranges(coalesce(satisfiable))

@@ -116,9 +116,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
         pumping = true
         defer { pumping = false }
         while !responding && !closed && !closing, let item = queue.popFirst() {
+            // The idle timer stays armed: it finds the connection busy when it fires and lets
+            // go; cancelling and re-arming it per request would cost a heap operation each time.
             responding = true
-            idleTimer?.cancel()
-            idleTimer = nil
             start(item, context: context)
         }
         if !responding && !closed { settle(context: context) }
@@ -143,8 +143,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
             case .now(let response):
                 send(response, for: head, started: started, context: context)
             case .later(let future):
-                future.assumeIsolated().whenComplete { [weak self] result in
-                    guard let self, !self.closed else { return }
+                future.assumeIsolated().whenComplete { result in
+                    guard !self.closed else { return }
                     let response = (try? result.get()) ?? .error(503, "the server is stopping")
                     self.send(response, for: head, started: started, context: context)
                 }
@@ -174,12 +174,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let closes = closing || response.closes
         let line = accessLog.enabled ? "\(remote) \"\(head.method.name) \(head.target.prefix(2000)) HTTP/1.\(head.minorVersion)\" \(response.status)" : ""
         let sent = head.isHead ? 0 : response.contentLength
-        writer.write(response, for: head, closes: closes, loop: loop, context: context) { [weak self, accessLog] outcome in
+        writer.write(response, for: head, closes: closes, loop: loop, context: context) { [accessLog] outcome in
             if accessLog.enabled {
                 let millis = Double((NIODeadline.now() - started).nanoseconds) / 1_000_000
                 accessLog.write("\(line) \(sent) \(AccessLog.format(millis))ms\(outcome == .sent ? "" : " aborted")")
             }
-            guard let self else { return }
             if outcome == .aborted {
                 self.closed = true
                 self.responding = false
@@ -208,8 +207,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private func armIdleTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
-            guard let self else { return }
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
             self.idleTimer = nil
             guard !self.responding, self.queue.isEmpty, !self.closed else { return }
             let due = self.idleSince + self.configuration.requestHeadTimeout

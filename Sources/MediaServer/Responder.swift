@@ -173,11 +173,17 @@ struct Responder: Sendable {
         switch chooseRangeResponse(request, size: file.size, contentType: file.contentType, boundary: boundary) {
         case .full:
             let body: Response.Body = file.size > 0 ? .file(file, ByteRange(first: 0, last: file.size - 1)) : .none
-            return Response(status: 200, headers: [("Content-Type", file.contentType)], validators: file.validatorLines,
-                            representation: file.representationLines, body: body)
+            var r = Response(status: 200, headers: [("Content-Type", file.contentType)], validators: file.validatorLines,
+                             representation: file.representationLines, body: body)
+            r.prefix = file.okPrefix
+            return r
         case .single(let range):
-            return Response(status: 206, headers: [("Content-Type", file.contentType), ("Content-Range", contentRange(range, size: file.size))],
-                            validators: file.validatorLines, representation: file.representationLines, body: .file(file, range))
+            var r = Response(status: 206, headers: [("Content-Type", file.contentType)],
+                             validators: file.validatorLines, representation: file.representationLines, body: .file(file, range))
+            r.prefix = file.partialPrefix
+            r.contentRange = range
+            r.fileSize = file.size
+            return r
         case .multipart(let multipart):
             return Response(status: 206, headers: [("Content-Type", multipart.contentType)], validators: file.validatorLines,
                             representation: file.representationLines, body: .multipart(file, multipart))

@@ -20,6 +20,12 @@ struct Response: @unchecked Sendable {
     var representation: ByteBuffer?
     var headers: [(String, String)]
     var body: Body
+    /// For a served file over HTTP/1.1: its status line and fixed headers, encoded once per
+    /// file (then `validators`, `representation` and `headers` are already in it).
+    var prefix: ByteBuffer?
+    /// "Content-Range: bytes first-last/fileSize", written per request.
+    var contentRange: ByteRange?
+    var fileSize: Int64 = 0
     /// Close the connection after this response (a protocol error, say).
     var closes = false
 

@@ -18,6 +18,9 @@ final class ResponseWriter {
     private let corsLines: [String: ByteBuffer]
     private var sendTimer: Scheduled<Void>?
     private var stream: FileBodyStream?
+    /// An inline answer handed to a channel that was then over its write-buffer mark: it is
+    /// done when the channel drains (writable again), or cut by the send timeout.
+    private var awaitingWritable: ((Outcome) -> Void)?
 
     /// Bodies up to this size are read (or copied) and sent with the head in one write.
     static let inlineLimit: Int64 = 16 * 1024
@@ -43,9 +46,19 @@ final class ResponseWriter {
         sendTimer = nil
         stream?.stop()
         stream = nil
+        if let waiting = awaitingWritable {
+            awaitingWritable = nil
+            waiting(.aborted)
+        }
     }
 
-    func writabilityChanged(_ writable: Bool, context: ChannelHandlerContext, remote: String) {}
+    func writabilityChanged(_ writable: Bool, context: ChannelHandlerContext, remote: String) {
+        guard writable, let waiting = awaitingWritable else { return }
+        awaitingWritable = nil
+        sendTimer?.cancel()
+        sendTimer = nil
+        waiting(.sent)
+    }
 
     func write(_ response: Response, for head: RequestHead, closes: Bool, loop: LoopState,
                context: ChannelHandlerContext, completion: @escaping (Outcome) -> Void) {
@@ -59,13 +72,13 @@ final class ResponseWriter {
         }
         var buffer = context.channel.allocator.buffer(capacity: 384 + (inline ? Int(bodyLength) : 0))
         encodeHead(response, head: head, closes: closes, loop: loop, into: &buffer)
-        guard !head.isHead else { return send(buffer, context: context, completion: completion) }
+        guard !head.isHead else { return sendInline(buffer, context: context, completion: completion) }
         switch response.body {
         case .none:
-            send(buffer, context: context, completion: completion)
+            sendInline(buffer, context: context, completion: completion)
         case .bytes(var bytes) where inline:
             buffer.writeBuffer(&bytes)
-            send(buffer, context: context, completion: completion)
+            sendInline(buffer, context: context, completion: completion)
         case .bytes(let bytes):
             context.write(NIOAny(IOData.byteBuffer(buffer)), promise: nil)
             var pieces: [FileBodyStream.Piece] = []
@@ -88,7 +101,7 @@ final class ResponseWriter {
                 log("warning: \(file.filename) shrank while being read; closing the connection")
                 return completion(.aborted)
             }
-            send(buffer, context: context, completion: completion)
+            sendInline(buffer, context: context, completion: completion)
         case .file(let file, let range):
             context.write(NIOAny(IOData.byteBuffer(buffer)), promise: nil)
             stream([.file(range)], file: file, mustHold: range.last + 1, context: context, completion: completion)
@@ -106,14 +119,32 @@ final class ResponseWriter {
         }
     }
 
+    /// A whole answer in one buffer. While the channel stays under its write-buffer mark the
+    /// answer is done at once (no promise, no callback: the common case costs nothing more);
+    /// past it, the answer waits for the channel to drain, and the send timeout starts. So a
+    /// client that never reads holds at most the mark's worth of answers.
+    private func sendInline(_ buffer: ByteBuffer, context: ChannelHandlerContext, completion: @escaping (Outcome) -> Void) {
+        context.writeAndFlush(NIOAny(IOData.byteBuffer(buffer)), promise: nil)
+        guard context.channel.isActive else { return completion(.aborted) }
+        if context.channel.isWritable { return completion(.sent) }
+        awaitingWritable = completion
+        sendTimer = context.eventLoop.assumeIsolated().scheduleTask(in: configuration.sendTimeout) {
+            guard let waiting = self.awaitingWritable else { return }
+            self.awaitingWritable = nil
+            self.log("warning: a client stopped reading; closing its connection after the send timeout")
+            context.close(promise: nil)
+            waiting(.aborted)
+        }
+    }
+
     /// One write; if the socket cannot take it at once, the send timeout starts.
     private func send(_ buffer: ByteBuffer, context: ChannelHandlerContext, completion: @escaping (Outcome) -> Void) {
         let promise = context.eventLoop.makePromise(of: Void.self)
         var done = false
-        promise.futureResult.assumeIsolated().whenComplete { [weak self] result in
+        promise.futureResult.assumeIsolated().whenComplete { result in
             done = true
-            self?.sendTimer?.cancel()
-            self?.sendTimer = nil
+            self.sendTimer?.cancel()
+            self.sendTimer = nil
             switch result {
             case .success: completion(.sent)
             case .failure: completion(.aborted)
@@ -121,9 +152,9 @@ final class ResponseWriter {
         }
         context.writeAndFlush(NIOAny(IOData.byteBuffer(buffer)), promise: promise)
         if !done {
-            sendTimer = context.eventLoop.assumeIsolated().scheduleTask(in: configuration.sendTimeout) { [weak self] in
+            sendTimer = context.eventLoop.assumeIsolated().scheduleTask(in: configuration.sendTimeout) {
                 guard !done else { return }
-                self?.log("warning: a client stopped reading; closing its connection after the send timeout")
+                self.log("warning: a client stopped reading; closing its connection after the send timeout")
                 context.close(promise: nil)
             }
         }
@@ -132,8 +163,8 @@ final class ResponseWriter {
     private func stream(_ pieces: [FileBodyStream.Piece], file: ServedFile?, mustHold: Int64, context: ChannelHandlerContext,
                         completion: @escaping (Outcome) -> Void) {
         let s = FileBodyStream(pieces: pieces, file: file, mustHold: mustHold, sendTimeout: configuration.sendTimeout,
-                               context: context, log: log) { [weak self] outcome in
-            self?.stream = nil
+                               context: context, log: log) { outcome in
+            self.stream = nil
             completion(outcome)
         }
         stream = s
@@ -143,6 +174,22 @@ final class ResponseWriter {
     // MARK: the head
 
     func encodeHead(_ r: Response, head: RequestHead, closes: Bool, loop: LoopState, into buffer: inout ByteBuffer) {
+        if var prefix = r.prefix, head.minorVersion == 1 {
+            // A served file's answer: its status line and fixed headers were encoded once for
+            // the file; only what changes per request is written here.
+            buffer.writeBuffer(&prefix)
+            if let range = r.contentRange {
+                buffer.writeStaticString("Content-Range: bytes ")
+                buffer.writeDecimal(range.first)
+                buffer.writeStaticString("-")
+                buffer.writeDecimal(range.last)
+                buffer.writeStaticString("/")
+                buffer.writeDecimal(r.fileSize)
+                buffer.writeStaticString("\r\n")
+            }
+            finishHead(r, head: head, closes: closes, loop: loop, into: &buffer)
+            return
+        }
         buffer.writeStaticString(head.minorVersion == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
         buffer.writeString(String(r.status))
         buffer.writeStaticString(" ")
@@ -156,9 +203,23 @@ final class ResponseWriter {
             buffer.writeString(value)
             buffer.writeStaticString("\r\n")
         }
+        if let range = r.contentRange {
+            buffer.writeStaticString("Content-Range: bytes ")
+            buffer.writeDecimal(range.first)
+            buffer.writeStaticString("-")
+            buffer.writeDecimal(range.last)
+            buffer.writeStaticString("/")
+            buffer.writeDecimal(r.fileSize)
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeStaticString("Server: medialib\r\n")
+        finishHead(r, head: head, closes: closes, loop: loop, into: &buffer)
+    }
+
+    /// Date, CORS, Connection, Content-Length and the blank line: on every answer.
+    private func finishHead(_ r: Response, head: RequestHead, closes: Bool, loop: LoopState, into buffer: inout ByteBuffer) {
         var date = loop.date()
         buffer.writeBuffer(&date)
-        buffer.writeStaticString("Server: medialib\r\n")
         if var vary {
             buffer.writeBuffer(&vary)
             if let origin = head.origin, var lines = corsLines[origin] { buffer.writeBuffer(&lines) }
@@ -171,10 +232,27 @@ final class ResponseWriter {
         }
         if r.hasContentLength {
             buffer.writeStaticString("Content-Length: ")
-            buffer.writeString(String(r.contentLength))
+            buffer.writeDecimal(r.contentLength)
             buffer.writeStaticString("\r\n")
         }
         buffer.writeStaticString("\r\n")
+    }
+}
+
+extension ByteBuffer {
+    /// A non-negative integer in decimal, without making a String of it first.
+    mutating func writeDecimal(_ value: Int64) {
+        var n = UInt64(clamping: value)
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0) // 24 bytes: enough for any UInt64
+        withUnsafeMutableBytes(of: &digits) { raw in
+            var i = raw.count
+            repeat {
+                i -= 1
+                raw[i] = UInt8(truncatingIfNeeded: n % 10) + 0x30
+                n /= 10
+            } while n > 0
+            writeBytes(UnsafeRawBufferPointer(rebasing: raw[i...]))
+        }
     }
 }
 
@@ -235,8 +313,8 @@ final class FileBodyStream {
     }
 
     private func watch() {
-        watchdog = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(200)) { [weak self] in
-            guard let self, !self.finished else { return }
+        watchdog = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(200)) {
+            guard !self.finished else { return }
             if let file = self.file, let size = file.currentSize(), size < self.mustHold {
                 self.log("warning: \(file.filename) shrank to \(size) bytes while being sent; closing the connection")
                 self.context.close(promise: nil)
@@ -272,8 +350,8 @@ final class FileBodyStream {
             }
             let written = context.eventLoop.makePromise(of: Void.self)
             var completedInline = false
-            written.futureResult.assumeIsolated().whenComplete { [weak self] result in
-                guard let self, !self.finished else { return }
+            written.futureResult.assumeIsolated().whenComplete { result in
+                guard !self.finished else { return }
                 switch result {
                 case .failure:
                     self.finish(.aborted)

@@ -1,4 +1,9 @@
 import MediaCatalog
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The contract's routes, parsed from a request target. Pure: no catalog, no I/O.
 public enum Route: Equatable, Sendable {
@@ -32,29 +37,65 @@ public enum Route: Equatable, Sendable {
 
     static let videosPrefix = "/api/media/videos"
 
+    /// Parses over the target's UTF-8 bytes: every request comes through here, and byte
+    /// comparisons cost a fraction of String searches (no Foundation, no Character walks).
     public static func parse(target: String) -> Route {
-        if target == "*" { return .serverWide }
-        let (rawPath, query) = split(target: target)
-        guard let path = percentDecode(rawPath) else { return .badRequest("malformed percent-encoding in the path") }
-        switch path {
-        case "/": return .page
-        case "/assets/app.js", "/assets/app.css": return .asset(String(path.dropFirst("/assets/".count)))
-        case "/healthz": return .health
-        case "/api/media/summary", "/api/media/summary/": return .summary
-        default: break
+        var t = target
+        return t.withUTF8 { parse(bytes: $0) }
+    }
+
+    static func parse(bytes target: UnsafeBufferPointer<UInt8>) -> Route {
+        if target.count == 1 && target[0] == UInt8(ascii: "*") { return .serverWide }
+        let (pathRange, queryRange) = split(target)
+        let query = queryRange.map { UnsafeBufferPointer(rebasing: target[$0]) }
+        guard let pathRange else { return [UInt8(ascii: "/")].withUnsafeBufferPointer { route(path: $0, query: query) } }
+        let rawPath = UnsafeBufferPointer(rebasing: target[pathRange])
+        // Most targets have no percent sign: the bytes are the path.
+        if rawPath.contains(UInt8(ascii: "%")) {
+            guard let decoded = percentDecode(rawPath) else { return .badRequest("malformed percent-encoding in the path") }
+            return decoded.withUnsafeBufferPointer { route(path: $0, query: query) }
         }
-        if path == videosPrefix || path == videosPrefix + "/" {
-            switch listQuery(query) {
+        return route(path: rawPath, query: query)
+    }
+
+    /// Byte equality with a literal (memcmp; the generic elementsEqual over a String's UTF-8
+    /// view cost more than the rest of routing).
+    static func equal(_ b: UnsafeBufferPointer<UInt8>, _ s: StaticString) -> Bool {
+        b.count == s.utf8CodeUnitCount && (b.isEmpty || memcmp(b.baseAddress!, s.utf8Start, b.count) == 0)
+    }
+
+    static func hasPrefix(_ b: UnsafeBufferPointer<UInt8>, _ s: StaticString) -> Bool {
+        b.count >= s.utf8CodeUnitCount && memcmp(b.baseAddress!, s.utf8Start, s.utf8CodeUnitCount) == 0
+    }
+
+    static func route(path: UnsafeBufferPointer<UInt8>, query: UnsafeBufferPointer<UInt8>?) -> Route {
+        let videos: StaticString = "/api/media/videos"
+        if hasPrefix(path, videos) {
+            return videoRoute(UnsafeBufferPointer(rebasing: path[videos.utf8CodeUnitCount...]), query: query)
+        }
+        if equal(path, "/") { return .page }
+        if equal(path, "/healthz") { return .health }
+        if equal(path, "/assets/app.js") { return .asset("app.js") }
+        if equal(path, "/assets/app.css") { return .asset("app.css") }
+        if equal(path, "/api/media/summary") || equal(path, "/api/media/summary/") { return .summary }
+        return .notFound
+    }
+
+    /// What follows "/api/media/videos": the listing, or one record's file.
+    static func videoRoute(_ after: UnsafeBufferPointer<UInt8>, query: UnsafeBufferPointer<UInt8>?) -> Route {
+        var rest = after
+        if rest.isEmpty || equal(rest, "/") {
+            switch listQuery(query.map { Substring(decoding: $0, as: UTF8.self) }) {
             case .success(let q): return .videoList(q)
             case .failure(let m): return .badRequest(m.text)
             }
         }
-        guard path.hasPrefix(videosPrefix + "/") else { return .notFound }
-        var rest = path.dropFirst(videosPrefix.count + 1)
-        if rest.hasSuffix("/") { rest = rest.dropLast() }
-        guard !rest.isEmpty, !rest.contains("/") else { return .notFound }
-        guard let key = videoKey(String(rest)) else {
-            return .badRequest("'\(rest)' is not a record id (an integer) or a uuid")
+        guard rest.first == UInt8(ascii: "/") else { return .notFound }
+        rest = UnsafeBufferPointer(rebasing: rest.dropFirst())
+        if rest.last == UInt8(ascii: "/") { rest = UnsafeBufferPointer(rebasing: rest.dropLast()) }
+        guard !rest.isEmpty, !rest.contains(UInt8(ascii: "/")) else { return .notFound }
+        guard let key = videoKey(rest) else {
+            return .badRequest("'\(String(decoding: rest, as: UTF8.self))' is not a record id (an integer) or a uuid")
         }
         switch fileKind(query: query) {
         case .success(let kind): return .video(key, kind)
@@ -62,25 +103,44 @@ public enum Route: Equatable, Sendable {
         }
     }
 
-    /// Origin-form targets, and absolute-form ones (RFC 9112 §3.2.2) reduced to their path.
-    static func split(target: String) -> (path: Substring, query: Substring?) {
-        var t = Substring(target)
-        if !t.hasPrefix("/"), let scheme = t.range(of: "://") {
-            let afterAuthority = t[scheme.upperBound...]
-            t = afterAuthority.firstIndex(of: "/").map { afterAuthority[$0...] } ?? "/"
+    /// Origin-form targets, and absolute-form ones (RFC 9112 §3.2.2) reduced to their path;
+    /// a fragment is dropped. Ranges of the path and of the query (after the "?").
+    /// nil path: an absolute-form target with no path after the authority, which means "/".
+    static func split(_ t: UnsafeBufferPointer<UInt8>) -> (path: Range<Int>?, query: Range<Int>?) {
+        var start = 0
+        var end = t.count
+        if t.first != UInt8(ascii: "/"), let scheme = find([0x3A, 0x2F, 0x2F], in: t) { // "://"
+            let afterAuthority = scheme + 3
+            start = t[afterAuthority...].firstIndex(of: UInt8(ascii: "/")) ?? end
         }
-        if let hash = t.firstIndex(of: "#") { t = t[..<hash] }
-        guard let q = t.firstIndex(of: "?") else { return (t, nil) }
-        return (t[..<q], t[t.index(after: q)...])
+        if let hash = t[start..<end].firstIndex(of: UInt8(ascii: "#")) { end = hash }
+        let q = t[start..<end].firstIndex(of: UInt8(ascii: "?"))
+        let path = start..<(q ?? end)
+        return (path.isEmpty && start > 0 ? nil : path, q.map { ($0 + 1)..<end })
+    }
+
+    private static func find(_ needle: [UInt8], in t: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard t.count >= needle.count else { return nil }
+        for i in 0...(t.count - needle.count) where t[i] == needle[0] {
+            if t[i..<(i + needle.count)].elementsEqual(needle) { return i }
+        }
+        return nil
+    }
+
+    static func videoKey(_ s: UnsafeBufferPointer<UInt8>) -> VideoKey? {
+        if s.count <= 18, s.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            var id: Int64 = 0
+            for c in s { id = id * 10 + Int64(c - 0x30) } // 18 digits cannot overflow
+            return id > 0 ? .id(id) : nil
+        }
+        // The dashed form, or Django's 32 hex digits: both name the same record.
+        if let hex = UUIDText.hexDigits(Array(s)) { return .uuid(UUIDText.dashed(hex)) }
+        return nil
     }
 
     static func videoKey(_ s: String) -> VideoKey? {
-        if !s.isEmpty, s.count <= 18, s.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let id = Int64(s), id > 0 {
-            return .id(id)
-        }
-        // The dashed form, or Django's 32 hex digits: both name the same record.
-        if let hex = UUIDText.hexDigits(Array(s.utf8)) { return .uuid(UUIDText.dashed(hex)) }
-        return nil
+        var s = s
+        return s.withUTF8 { $0.isEmpty ? nil : videoKey($0) }
     }
 
     static func listQuery(_ query: Substring?) -> Result<ListQuery, Message> {
@@ -129,38 +189,47 @@ public enum Route: Equatable, Sendable {
 
     struct Message: Error { var text: String }
 
-    static func fileKind(query: Substring?) -> Result<FileKind?, Message> {
+    static func fileKind(query: UnsafeBufferPointer<UInt8>?) -> Result<FileKind?, Message> {
         guard let query else { return .success(nil) }
         var kind: FileKind? = nil
-        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.first == "type" else { continue }
-            let value = parts.count > 1 ? (percentDecode(parts[1]) ?? "") : ""
-            guard let k = FileKind(rawValue: value) else {
-                return .failure(Message(text: "type must be raw or processed, not '\(value)'"))
+        for pair in query.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+            let p = UnsafeBufferPointer(rebasing: pair)
+            guard hasPrefix(p, "type"), p.count == 4 || p[4] == UInt8(ascii: "=") else { continue }
+            let raw = UnsafeBufferPointer(rebasing: p.dropFirst(5))
+            if equal(raw, "raw") { kind = .raw; continue }
+            if equal(raw, "processed") { kind = .processed; continue }
+            let value = raw.contains(UInt8(ascii: "%")) ? (percentDecode(raw) ?? []) : Array(raw)
+            if value.elementsEqual("raw".utf8) { kind = .raw } else if value.elementsEqual("processed".utf8) { kind = .processed } else {
+                return .failure(Message(text: "type must be raw or processed, not '\(String(decoding: value, as: UTF8.self))'"))
             }
-            kind = k
         }
         return .success(kind)
     }
 
-    static func percentDecode(_ s: Substring, plusIsSpace: Bool = false) -> String? {
-        guard s.contains("%") || (plusIsSpace && s.contains("+")) else { return String(s) }
+    /// Decoded bytes, nil when malformed, when a NUL appears (%00 never names anything) or
+    /// when they are not UTF-8.
+    static func percentDecode(_ s: UnsafeBufferPointer<UInt8>, plusIsSpace: Bool = false) -> [UInt8]? {
         var out: [UInt8] = []
-        var it = Array(s.utf8)[...]
-        while let c = it.popFirst() {
+        out.reserveCapacity(s.count)
+        var i = 0
+        while i < s.count {
+            let c = s[i]
             if c == UInt8(ascii: "%") {
-                guard let a = it.popFirst(), let b = it.popFirst(), let hi = hex(a), let lo = hex(b) else { return nil }
+                guard i + 2 < s.count, let hi = hex(s[i + 1]), let lo = hex(s[i + 2]) else { return nil }
                 out.append(hi << 4 | lo)
-            } else if plusIsSpace && c == UInt8(ascii: "+") {
-                out.append(0x20)
-            } else {
-                out.append(c)
+                i += 3
+                continue
             }
+            out.append(plusIsSpace && c == UInt8(ascii: "+") ? 0x20 : c)
+            i += 1
         }
-        // A NUL decoded from %00 never names anything: treat the whole target as malformed.
-        if out.contains(0) { return nil }
-        return String(validating: out, as: UTF8.self)
+        if out.contains(0) || String(validating: out, as: UTF8.self) == nil { return nil }
+        return out
+    }
+
+    static func percentDecode(_ s: Substring, plusIsSpace: Bool = false) -> String? {
+        let bytes = Array(s.utf8)
+        return bytes.withUnsafeBufferPointer { percentDecode($0, plusIsSpace: plusIsSpace) }.map { String(decoding: $0, as: UTF8.self) }
     }
 
     private static func hex(_ c: UInt8) -> UInt8? {

@@ -21,6 +21,10 @@ final class ServedFile {
     let validatorLines: ByteBuffer
     /// "Accept-Ranges… Content-Disposition… Content-Type…": on 200 and 206.
     let representationLines: ByteBuffer
+    /// Everything of a 200 (and of a single-range 206) over HTTP/1.1 that does not change per
+    /// request: the status line, validators, representation, Content-Type and Server lines.
+    let okPrefix: ByteBuffer
+    let partialPrefix: ByteBuffer
 
     var size: Int64 { identity.size }
 
@@ -47,9 +51,23 @@ final class ServedFile {
         var r = ByteBuffer()
         r.writeString("Accept-Ranges: bytes\r\nContent-Disposition: \(contentDisposition(filename: filename))\r\n")
         representationLines = r
+        let type = videoContentType(forExtension: name.pathExtension)
+        okPrefix = Self.prefix("HTTP/1.1 200 OK\r\n", v, r, type)
+        partialPrefix = Self.prefix("HTTP/1.1 206 Partial Content\r\n", v, r, type)
     }
 
     deinit { try? handle.close() }
+
+    private static func prefix(_ statusLine: String, _ validators: ByteBuffer, _ representation: ByteBuffer, _ type: String) -> ByteBuffer {
+        var p = ByteBuffer()
+        p.writeString(statusLine)
+        var v = validators
+        var r = representation
+        p.writeBuffer(&v)
+        p.writeBuffer(&r)
+        p.writeString("Content-Type: \(type)\r\nServer: medialib\r\n")
+        return p
+    }
 
     /// Opens without blocking (a FIFO planted in the library must not hang a worker) and
     /// refuses anything whose real path leaves the media root: the file actually opened is
