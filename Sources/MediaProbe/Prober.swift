@@ -15,18 +15,35 @@ public struct Prober: Sendable {
         self.options = options
     }
 
-    /// The libavformat and libavcodec versions: cached verdicts must not outlive a libav upgrade.
+    /// The libavformat and libavcodec versions medialib was built against (the loader refuses
+    /// another major version): cached verdicts must not outlive a libav upgrade. Known without
+    /// loading libav, so serve can judge cached facts without mapping it.
     public static var libraryVersion: String {
-        let f = avformat_version(), c = avcodec_version()
+        let f = medialib_avformat_build_version(), c = medialib_avcodec_build_version()
         return "avformat \(f >> 16).\((f >> 8) & 0xFF).\(f & 0xFF) avcodec \(c >> 16).\((c >> 8) & 0xFF).\(c & 0xFF)"
     }
 
-    /// libav logs to stderr by default; medialib keeps it quiet unless `--verbose`.
+    /// libav logs to stderr by default; medialib keeps it quiet unless `--verbose`. Applied
+    /// when libav loads; setting it loads nothing.
     public static func setLibavLogging(verbose: Bool) {
-        av_log_set_level(verbose ? AV_LOG_WARNING : AV_LOG_QUIET)
+        medialib_av_set_log_level(verbose ? AV_LOG_WARNING : AV_LOG_QUIET)
+    }
+
+    /// Loads libav (once). Commands that probe call it first, so a missing library is one
+    /// clear error instead of every file reported unreadable.
+    public static func loadLibrary() throws(LibraryUnavailable) {
+        var buffer = [CChar](repeating: 0, count: 512)
+        if medialib_av_load(&buffer, buffer.count) != 0 {
+            throw LibraryUnavailable(description: String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+    }
+
+    public struct LibraryUnavailable: Error, CustomStringConvertible, Sendable {
+        public var description: String
     }
 
     public func probe(path: RawPath) -> Result<ProbeResult, ProbeError> {
+        do { try Self.loadLibrary() } catch { return .failure(.unreadable("libav is not available: \(error)")) }
         let identity: FileIdentity
         switch FileCheck.regularFile(at: path) {
         case .failure(let error): return .failure(error)

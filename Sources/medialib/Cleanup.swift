@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Maintenance
+import MediaProbe
 import MediaCatalog
 import MediaFiles
 
@@ -59,6 +60,7 @@ struct Cleanup: ParsableCommand, GlobalCommand {
     }
 
     func run() throws {
+        do { try Prober.loadLibrary() } catch { throw Failure.cannotRun("cannot probe videos: \(error)") }
         let catalog = try global.open(apply ? .write : .read)
         let root = try global.resolveMediaRoot(catalog)
         if !root.exists && !force {

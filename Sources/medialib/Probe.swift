@@ -21,6 +21,7 @@ struct Probe: ParsableCommand, GlobalCommand {
     }
 
     func run() throws {
+        do { try Prober.loadLibrary() } catch { throw Failure.cannotRun("cannot probe videos: \(error)") }
         let prober = Prober(options: ProbeOptions(counting: .always, decode: deep))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Maintenance
+import MediaProbe
 import MediaCatalog
 
 struct Verify: ParsableCommand, GlobalCommand {
@@ -58,6 +59,7 @@ struct Verify: ParsableCommand, GlobalCommand {
     }
 
     func run() throws {
+        do { try Prober.loadLibrary() } catch { throw Failure.cannotRun("cannot probe videos: \(error)") }
         let started = Date()
         let catalog = try global.open(.read)
         let root = try global.requireExistingMediaRoot(catalog)
