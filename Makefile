@@ -3,7 +3,7 @@ APT_PACKAGES := libavformat-dev libavcodec-dev libavutil-dev libsqlite3-dev pkg-
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build release test demo bench fixtures screenshot clean
+.PHONY: all deps build release test test-sanitized demo bench fixtures screenshot fuzz soak clean
 
 all: build
 
@@ -21,18 +21,47 @@ deps:
 build: deps
 	$(SWIFT) build
 
+# The Swift runtime linked statically (with lld, which also keeps Foundation's static
+# archives quiet): a serving process maps about 20 MB instead of about 27 MB.
+RELEASE_FLAGS := -c release --scratch-path .build-release --static-swift-stdlib -Xswiftc -use-ld=lld
+
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build $(RELEASE_FLAGS)
 
 test: deps
 	$(SWIFT) build
 	$(SWIFT) test
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
+
+# libFuzzer targets (Fuzz/), built with -sanitize=fuzzer,address in a scratch path of
+# their own; each runs FUZZ_SECONDS on a copy of its committed corpus (Fuzz/corpus).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := FuzzRanges FuzzRequest FuzzMP4 FuzzJournal
+FUZZ_BUILD = MEDIALIB_FUZZ=1 $(SWIFT) build --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
+
+fuzz: deps
+	@for t in $(FUZZ_TARGETS); do $(FUZZ_BUILD) --product $$t 2>&1 | grep -E "error|warning:" ; done; true
+	@sh Fuzz/run.sh "$$($(FUZZ_BUILD) --show-bin-path)" $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The soak test for longer, its figures written to bench/results/.
+SOAK_SECONDS ?= 120
+soak: deps
+	$(SWIFT) build --build-tests
+	MEDIALIB_SOAK_SECONDS=$(SOAK_SECONDS) MEDIALIB_SOAK_RESULTS="$(CURDIR)/bench/results/$$(date +%F)-soak.md" \
+	  $(SWIFT) test --skip-build --filter SoakTests
+	@cat bench/results/$$(date +%F)-soak.md
+
+# The whole suite under ThreadSanitizer, then under AddressSanitizer.
+test-sanitized: deps
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan
+	$(SWIFT) test --sanitize=address --scratch-path .build-asan
 
 demo: build
 	@sh scripts/demo.sh "$$($(SWIFT) build --show-bin-path)/medialib"
 
-bench:
-	@sh bench/run.sh
+bench: deps
+	$(SWIFT) build $(RELEASE_FLAGS)
+	@sh bench/run.sh "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/medialib"
 
 # Retakes the README's picture of the operator's page (the browser test saves it).
 screenshot: deps
