@@ -239,6 +239,24 @@ final class ResponseWriter {
     }
 }
 
+/// The kernel's struct tcp_info, as raw bytes: Glibc's older copy of it lacks
+/// tcpi_notsent_bytes (Linux 4.6). Offsets from include/uapi/linux/tcp.h.
+struct KernelTCPInfo: Sendable {
+    var raw: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+              UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+              UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+              UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+    private func u32(at offset: Int) -> UInt32 {
+        withUnsafeBytes(of: raw) { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self) }
+    }
+    /// Segments sent and not yet acknowledged (tcpi_unacked).
+    var unacknowledged: UInt32 { u32(at: 24) }
+    /// Bytes queued and not yet sent (tcpi_notsent_bytes).
+    var unsent: UInt32 { u32(at: 144) }
+}
+
 extension ByteBuffer {
     /// A non-negative integer in decimal, without making a String of it first.
     mutating func writeDecimal(_ value: Int64) {
@@ -317,8 +335,7 @@ final class FileBodyStream {
             guard !self.finished else { return }
             if let file = self.file, let size = file.currentSize(), size < self.mustHold {
                 self.log("warning: \(file.filename) shrank to \(size) bytes while being sent; closing the connection")
-                self.context.close(promise: nil)
-                self.finish(.aborted)
+                self.reset()
             } else if NIODeadline.now() - self.lastProgress > self.sendTimeout {
                 self.log("warning: a client stopped reading; closing its connection after the send timeout")
                 self.context.close(promise: nil)
@@ -364,6 +381,42 @@ final class FileBodyStream {
             if !completedInline { return }
         }
         guard index == pieces.count, !finished else { return }
-        finish(.sent)
+        settle()
+    }
+
+    /// Every byte is handed to the kernel, but sendfile hands it page references, not copies:
+    /// a file truncated before the bytes leave has the tail of its last page zeroed on the
+    /// wire. So the answer is done only once the client has acknowledged every byte and the
+    /// file still holds them all; if it shrank, the connection is reset, the unsent rest
+    /// dropped, and the client sees a short body instead of a padded one.
+    private func settle() {
+        guard !finished else { return }
+        guard let file else { return finish(.sent) }
+        if let size = file.currentSize(), size < mustHold {
+            log("warning: \(file.filename) shrank to \(size) bytes while being sent; closing the connection")
+            return reset()
+        }
+        guard let provider = context.channel as? SocketOptionProvider else { return finish(.sent) }
+        let info: EventLoopFuture<KernelTCPInfo> = provider.unsafeGetSocketOption(level: .tcp, name: .tcp_info)
+        info.assumeIsolated().whenComplete { result in
+            guard !self.finished else { return }
+            guard case .success(let info) = result, info.unacknowledged != 0 || info.unsent != 0 else {
+                return self.finish(.sent)
+            }
+            if NIODeadline.now() - self.lastProgress > self.sendTimeout {
+                self.log("warning: a client stopped reading; closing its connection after the send timeout")
+                return self.reset()
+            }
+            self.context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(1)) { self.settle() }
+        }
+    }
+
+    /// Closes with a reset (SO_LINGER 0): bytes still queued are dropped, not sent.
+    private func reset() {
+        if let provider = context.channel as? SocketOptionProvider {
+            _ = provider.setSoLinger(linger(l_onoff: 1, l_linger: 0))
+        }
+        context.close(promise: nil)
+        finish(.aborted)
     }
 }
