@@ -186,7 +186,7 @@ extension Journal {
 
     public static func decode(_ bytes: [UInt8]) throws -> Journal {
         let lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: true)
-        guard let first = lines.first else { throw JournalError.invalid("the journal is empty") }
+        guard let first = lines.first else { throw JournalError.invalid("the journal is empty: the cleanup stopped before it wrote anything, so nothing was deleted and there is nothing to restore") }
         struct Version: Codable { var medialib_journal: Int }
         let decoder = JSONDecoder()
         guard let version = try? decoder.decode(Version.self, from: Data(first)) else {
