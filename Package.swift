@@ -12,12 +12,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.2"),
     ],
     targets: [
-        // libavformat/libavcodec/libavutil plus a shim for the macros Swift cannot import.
-        .systemLibrary(
-            name: "CFFmpeg",
-            pkgConfig: "libavformat",
-            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev"])]
-        ),
+        // libavformat/libavcodec/libavutil's headers, the libraries loaded with dlopen when a
+        // command first probes (serve never does), plus the macros Swift cannot import.
+        .target(name: "CFFmpeg", linkerSettings: [.linkedLibrary("dl")]),
         // The system SQLite, used directly: every value is read as the bytes it holds.
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // Pure RFC 9110 range and conditional-request logic: no I/O.
@@ -54,3 +51,20 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets (`make fuzz`), only in a build made with MEDIALIB_FUZZ=1 and
+// `-sanitize=fuzzer,address`: libFuzzer supplies their main, which no other build has.
+if Context.environment["MEDIALIB_FUZZ"] != nil {
+    // -parse-as-library: no Swift main, so libFuzzer's is the program's.
+    let fuzzer: [SwiftSetting] = [.unsafeFlags(["-parse-as-library"])]
+    package.targets += [
+        .executableTarget(name: "FuzzRanges", dependencies: ["HTTPRanges"], path: "Fuzz/FuzzRanges", swiftSettings: fuzzer),
+        .executableTarget(name: "FuzzMP4", dependencies: ["MediaProbe"], path: "Fuzz/FuzzMP4", swiftSettings: fuzzer),
+        .executableTarget(name: "FuzzJournal", dependencies: ["Maintenance"], path: "Fuzz/FuzzJournal", swiftSettings: fuzzer),
+        .executableTarget(name: "FuzzRequest", dependencies: [
+            "MediaServer", "MediaCatalog", "MediaFiles", "Maintenance",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ], path: "Fuzz/FuzzRequest", swiftSettings: fuzzer),
+    ]
+}

@@ -7,14 +7,31 @@ import MediaFiles
 
 /// Reads MP4/MOV top-level box headers to learn whether `moov` precedes `mdat`
 /// (faststart). Only headers are read: a few dozen bytes for a typical file.
-enum MP4Boxes {
+public enum MP4Boxes {
     static func moovBeforeMdat(path: RawPath) -> Bool? {
         guard case .success(let fd) = FileSystem.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) else { return nil }
         defer { close(fd) }
+        return moovBeforeMdat { offset, header in
+            header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
+        }
+    }
+
+    /// The same over bytes in memory (the fuzzer's entry).
+    public static func moovBeforeMdat(bytes: [UInt8]) -> Bool? {
+        moovBeforeMdat { offset, header in
+            guard offset >= 0, offset < Int64(bytes.count) else { return 0 }
+            let n = min(header.count, bytes.count - Int(offset))
+            header.replaceSubrange(0..<n, with: bytes[Int(offset)..<(Int(offset) + n)])
+            return n
+        }
+    }
+
+    /// Walks top-level box headers; `read(offset, buffer)` fills up to 16 bytes and says how many.
+    static func moovBeforeMdat(read: (Int64, inout [UInt8]) -> Int) -> Bool? {
         var offset: Int64 = 0
         var header = [UInt8](repeating: 0, count: 16)
         for _ in 0..<1024 {
-            let n = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 16, off_t(offset)) }
+            let n = read(offset, &header)
             guard n >= 8 else { return nil }
             var size = Int64(be32(header, 0))
             let type = String(decoding: header[4..<8], as: UTF8.self)

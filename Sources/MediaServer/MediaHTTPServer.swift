@@ -126,8 +126,28 @@ final class LoopStates: Sendable {
         fallback = LoopState(fileCacheCapacity: 0, monitor: nil)
     }
 
+    /// No loops of its own: every loop gets a state without caches.
+    init() {
+        states = [:]
+        fallback = LoopState(fileCacheCapacity: 0, monitor: nil)
+    }
+
     func state(for loop: any EventLoop) -> LoopState {
         states[ObjectIdentifier(loop as AnyObject)] ?? fallback
+    }
+}
+
+/// One connection's handlers without sockets or threads: off-loop work runs inline and
+/// nothing is cached between requests. The request-path fuzzer drives them in NIOEmbedded's
+/// EmbeddedChannel, bytes in and bytes (or a close) out.
+public enum ConnectionHandlers {
+    public static func make(catalog: OpenCatalog, mediaRoot: MediaRoot, configuration: ServerConfiguration,
+                            log: @escaping @Sendable (String) -> Void) -> [any ChannelHandler] {
+        let responder = Responder(catalog: catalog, mediaRoot: mediaRoot, configuration: configuration, threads: nil, log: log)
+        return [
+            ByteToMessageHandler(RequestDecoder(maxHeadBytes: configuration.maxHeadBytes)),
+            ConnectionHandler(responder: responder, configuration: configuration, accessLog: AccessLog(enabled: false), loops: LoopStates()),
+        ]
     }
 }
 

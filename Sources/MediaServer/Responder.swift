@@ -13,7 +13,8 @@ struct Responder: Sendable {
     let catalog: OpenCatalog
     let mediaRoot: MediaRoot
     let configuration: ServerConfiguration
-    let threads: NIOThreadPool
+    /// nil: off-loop work runs inline (EmbeddedChannel, for the request-path fuzzer).
+    let threads: NIOThreadPool?
     let log: @Sendable (String) -> Void
 
     static let mediaMethods = "GET, HEAD, OPTIONS"
@@ -60,7 +61,12 @@ struct Responder: Sendable {
     /// Work that may read much of the catalog or wait on a lock: a thread of the pool, never
     /// the event loop.
     func offLoop(_ eventLoop: any EventLoop, _ work: @escaping @Sendable () -> Response) -> ResponseSource {
-        .later(threads.runIfActive(eventLoop: eventLoop, work))
+        .later(runOffLoop(eventLoop, work))
+    }
+
+    func runOffLoop<T: Sendable>(_ eventLoop: any EventLoop, _ work: @escaping @Sendable () -> T) -> EventLoopFuture<T> {
+        guard let threads else { return eventLoop.makeSucceededFuture(work()) }
+        return threads.runIfActive(eventLoop: eventLoop, work)
     }
 
     // MARK: routes
@@ -100,7 +106,7 @@ struct Responder: Sendable {
             // Another process holds the catalog's lock: wait for it off the loop, briefly.
             let records = catalog.records
             let responder = self
-            return .later(threads.runIfActive(eventLoop: eventLoop) {
+            return .later(runOffLoop(eventLoop) {
                 do {
                     return .success(try records.lookup(key, wait: responder.configuration.catalogWait))
                 } catch {
