@@ -33,7 +33,9 @@ struct BrowserTests {
     }
 
     @Test("the page lists the library, its summary matches verify, filters work, hostile names stay text, videos play and seek")
-    func operatorPage() async throws {
+    func operatorPage() async throws { try await heavy { try await self.operatorPageAlone() } }
+
+    func operatorPageAlone() async throws {
         let (box, records, verified) = try await Self.library()
         defer { box.remove() }
         let server = try ServeEndToEndTests.Server(box, extra: ["--no-access-log"])
@@ -134,7 +136,9 @@ struct BrowserTests {
 @Suite("the page's JSON at scale")
 struct ListingScaleTests {
     @Test("100,000 records: every page by the cursor, each id once, and the server's memory stays flat")
-    func hundredThousandRecords() async throws {
+    func hundredThousandRecords() async throws { try await heavy { try await self.hundredThousandRecordsAlone() } }
+
+    func hundredThousandRecordsAlone() async throws {
         let box = try Sandbox(name: "listing-100k")
         defer { box.remove() }
         try await box.library(["ok-faststart.mp4"])

@@ -34,7 +34,9 @@ struct HostileServeTests {
 
     /// Item 11: clients pipelining requests and never reading held every connection slot.
     @Test("clients that pipeline and never read are cut after the send timeout; the server stays bounded")
-    func pipeliningNonReaders() async throws {
+    func pipeliningNonReaders() async throws { try await heavy { try await self.pipeliningNonReadersAlone() } }
+
+    func pipeliningNonReadersAlone() async throws {
         let box = try Sandbox(name: "nonreaders")
         defer { box.remove() }
         try await box.library(["ok-faststart.mp4"])
@@ -83,7 +85,9 @@ struct HostileServeTests {
 
     /// Item 12: the list was built on an event loop; a small range waited behind it.
     @Test("with 50,000 records a small range stays fast while listings run, and the list is paged")
-    func listingOffTheLoop() async throws {
+    func listingOffTheLoop() async throws { try await heavy { try await self.listingOffTheLoopAlone() } }
+
+    func listingOffTheLoopAlone() async throws {
         let box = try Sandbox(name: "big-list")
         defer { box.remove() }
         try await box.library(["ok-faststart.mp4"])

@@ -335,3 +335,38 @@ public func highWaterKilobytes(_ pid: Int32) -> Int {
           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
     return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
 }
+
+
+/// One heavy test at a time (hundreds of connections, 100,000 records, a browser): on two
+/// cores, two of them at once starve each other and the timing-sensitive tests around them.
+/// The rest of the suite still runs alongside.
+public actor HeavyGate {
+    public static let shared = HeavyGate()
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async {
+        if !busy {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+    }
+}
+
+/// Runs `body` as the only heavy test running.
+public func heavy<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+    await HeavyGate.shared.acquire()
+    do {
+        let result = try await body()
+        await HeavyGate.shared.release()
+        return result
+    } catch {
+        await HeavyGate.shared.release()
+        throw error
+    }
+}
