@@ -1,5 +1,5 @@
 # medialib: see README.md. `make test` and `make demo` work on a fresh Debian machine.
-APT_PACKAGES := libavformat-dev libavcodec-dev libavutil-dev libsqlite3-dev pkg-config chromium chromium-driver
+APT_PACKAGES := libavformat-dev libavcodec-dev libavutil-dev libsqlite3-dev pkg-config chromium chromium-driver postgresql
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -10,6 +10,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
     ],
     targets: [
         // libavformat/libavcodec/libavutil's headers, the libraries loaded with dlopen when a
@@ -24,6 +27,16 @@ let package = Package(
         // The one storage layer; nothing else writes SQL.
         .target(name: "MediaCatalog", dependencies: ["MediaFiles", "CSQLite"],
                 resources: [.embedInCode("Profiles/endoreg-db.json")]),
+        // The storage layer's PostgreSQL backend, a module of its own so that only the CLI and
+        // its tests build postgres-nio (and its TLS stack); it plugs into CatalogOpener.
+        .target(name: "MediaCatalogPostgres", dependencies: [
+            "MediaCatalog", "MediaFiles",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .target(name: "MediaProbe", dependencies: ["MediaFiles", "CFFmpeg"]),
         .target(name: "Maintenance", dependencies: ["MediaCatalog", "MediaProbe", "MediaFiles"]),
         .target(name: "MediaServer", dependencies: [
@@ -34,7 +47,7 @@ let package = Package(
             .embedInCode("Page/index.html"), .embedInCode("Page/app.css"), .embedInCode("Page/app.js"),
         ]),
         .executableTarget(name: "medialib", dependencies: [
-            "Maintenance", "MediaServer", "MediaCatalog", "MediaProbe", "MediaFiles",
+            "Maintenance", "MediaServer", "MediaCatalog", "MediaCatalogPostgres", "MediaProbe", "MediaFiles",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Locating the package, its fixtures and the built CLI, scratch folders, a seeded RNG,
@@ -42,7 +55,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["MediaFiles"], path: "Tests/TestSupport"),
         .testTarget(name: "HTTPRangesTests", dependencies: ["HTTPRanges"]),
         .testTarget(name: "MediaFilesTests", dependencies: ["TestSupport", "MediaFiles"]),
-        .testTarget(name: "MediaCatalogTests", dependencies: ["TestSupport", "MediaCatalog", "MediaFiles"]),
+        .testTarget(name: "MediaCatalogTests", dependencies: ["TestSupport", "MediaCatalog", "MediaCatalogPostgres", "MediaFiles"]),
         .testTarget(name: "MediaProbeTests", dependencies: ["TestSupport", "MediaProbe", "MediaFiles"]),
         .testTarget(name: "MaintenanceTests", dependencies: ["TestSupport", "Maintenance", "MediaCatalog", "MediaProbe", "MediaFiles", "MediaServer"]),
         .testTarget(name: "MediaServerTests", dependencies: ["TestSupport", "MediaServer", "MediaCatalog", "MediaFiles", "HTTPRanges"]),

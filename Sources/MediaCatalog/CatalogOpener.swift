@@ -28,6 +28,12 @@ public struct CatalogOptions: Sendable {
     /// Where medialib's state lives for a catalog it does not own (nil: the default place).
     public var statePath: RawPath?
     public var access: CatalogAccess
+    /// Catalogs on database servers, by URL scheme: the caller brings them (the CLI brings
+    /// PostgreSQL); MediaCatalog itself opens SQLite files.
+    public var backends: [any CatalogBackend] = []
+    /// Connections a server backend may hold at once (`--db-pool`).
+    public var poolSize: Int = CatalogOptions.defaultPoolSize
+    public static let defaultPoolSize = 8
 
     public init(location: String, schema: SchemaChoice = .auto, statePath: RawPath? = nil, access: CatalogAccess) {
         self.location = location
@@ -55,18 +61,33 @@ public struct OpenCatalog: Sendable {
     }
 }
 
+/// A catalog on a database server, opened by URL.
+public protocol CatalogBackend: Sendable {
+    /// The URL schemes it opens ("postgres", "postgresql").
+    var schemes: Set<String> { get }
+    func open(_ options: CatalogOptions) throws -> OpenCatalog
+}
+
 public enum CatalogOpener {
     public static func open(_ options: CatalogOptions) throws -> OpenCatalog {
         let location = options.location
         if let scheme = urlScheme(location) {
-            switch scheme {
-            case "postgres", "postgresql":
-                throw CatalogError.unsupported("PostgreSQL catalogs (\(scheme)://) are not supported by this build of medialib")
-            default:
-                throw CatalogError.unsupported("unknown catalog URL scheme \(scheme)://; use a file path (SQLite) or postgres://")
+            if let backend = options.backends.first(where: { $0.schemes.contains(scheme) }) {
+                return try backend.open(options)
             }
+            throw CatalogError.unsupported("unknown catalog URL scheme \(scheme)://; use a file path (SQLite) or postgres://")
         }
         return try openSQLite(path: MediaRoot(RawPath(location)).path, given: location, options: options)
+    }
+
+    /// medialib's state for a catalog on a server (or any catalog it keeps no state inside):
+    /// a SQLite file at `--state`, else in the state folder under the catalog's identity;
+    /// journals go beside it.
+    public static func separateState(for identity: CatalogIdentity, options: CatalogOptions) -> (state: any StateStore, journalFolder: RawPath) {
+        let statePath = options.statePath ?? defaultStateFolder().appending(identity.stateKey + ".sqlite")
+        let exists = FileSystem.occupied(statePath)
+        let canWrite = exists ? writable(statePath, mode: fileMode(statePath)) : true
+        return (SQLiteStateStore(path: statePath, writable: canWrite, createOnWrite: true), statePath.parent.appending("journals"))
     }
 
     /// "postgres" for "postgres://…"; nil for a path.

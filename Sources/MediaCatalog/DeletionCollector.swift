@@ -1,14 +1,21 @@
 /// A foreign key as the database declares it.
-struct ForeignKey: Sendable, Hashable {
-    var table: String
-    var column: String
-    var references: String
+package struct ForeignKey: Sendable, Hashable {
+    package var table: String
+    package var column: String
+    package var references: String
     /// nil: the referenced table's primary key.
-    var toColumn: String?
+    package var toColumn: String?
+
+    package init(table: String, column: String, references: String, toColumn: String?) {
+        self.table = table
+        self.column = column
+        self.references = references
+        self.toColumn = toColumn
+    }
 }
 
 /// What the collector needs of a database: introspection and rows by column value.
-protocol RowSource {
+package protocol RowSource {
     /// The table's columns, or nil when the table does not exist.
     func columns(of table: String) throws -> [String]?
     /// Primary key columns (["rowid"] on SQLite when none is declared).
@@ -23,14 +30,14 @@ protocol RowSource {
 /// RESTRICT blocks unless the restricting row goes too; a foreign key into the closure that
 /// the profile does not know blocks, and is named: a newer release of the app must never
 /// lose rows silently.
-struct DeletionCollector {
-    let profile: SchemaProfile
+package struct DeletionCollector {
+    package let profile: SchemaProfile
     /// Profile relations whose table and column exist in this database, by referenced table.
     private let relations: [String: [SchemaProfile.Relation]]
     /// Foreign keys the database declares that the profile does not know, by referenced table.
     private let unknown: [String: [ForeignKey]]
 
-    init(profile: SchemaProfile, source: RowSource) throws {
+    package init(profile: SchemaProfile, source: RowSource) throws {
         self.profile = profile
         var byTable: [String: [SchemaProfile.Relation]] = [:]
         var known = Set<String>()
@@ -48,13 +55,13 @@ struct DeletionCollector {
         unknown = unknownByTable
     }
 
-    struct Closure {
+    package struct Closure {
         /// Deleted rows, parents before children (the order restore inserts them in).
-        var deletions: [(table: String, key: CatalogRow, row: CatalogRow)] = []
-        var nullings: [(table: String, key: CatalogRow, column: String, old: ColumnValue)] = []
-        var protectedBy: [String] = []
+        package var deletions: [(table: String, key: CatalogRow, row: CatalogRow)] = []
+        package var nullings: [(table: String, key: CatalogRow, column: String, old: ColumnValue)] = []
+        package var protectedBy: [String] = []
 
-        var dependents: Dependents {
+        package var dependents: Dependents {
             var d = Dependents()
             for (table, _, _) in deletions.dropFirst() { d.deletions[table, default: 0] += 1 }
             for n in nullings { d.nullings["\(n.table).\(n.column)", default: 0] += 1 }
@@ -64,7 +71,7 @@ struct DeletionCollector {
     }
 
     /// The closure of one video row (given with every column).
-    func collect(videoRow: CatalogRow, source: RowSource) throws -> Closure {
+    package func collect(videoRow: CatalogRow, source: RowSource) throws -> Closure {
         var closure = Closure()
         let videoTable = profile.video.table
         var seen = Set<RowID>()

@@ -119,6 +119,8 @@ public enum CatalogError: Error, Sendable, Equatable, CustomStringConvertible {
     case conflict(String)
     case unsupported(String)
     case failed(String)
+    /// A catalog location that cannot be understood (a malformed URL): a usage error.
+    case badLocation(String)
 
     public var description: String {
         switch self {
@@ -133,6 +135,7 @@ public enum CatalogError: Error, Sendable, Equatable, CustomStringConvertible {
         case .conflict(let m): m
         case .unsupported(let m): m
         case .failed(let m): m
+        case .badLocation(let m): m
         }
     }
 }

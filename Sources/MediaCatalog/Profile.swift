@@ -136,6 +136,6 @@ public enum ProfileError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Double-quoted SQL identifier (profiles are validated, this is belt and braces).
-func quoted(_ identifier: String) -> String {
+package func quoted(_ identifier: String) -> String {
     "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
 }

@@ -2,10 +2,10 @@ import MediaFiles
 
 /// Which of a profile's columns a given database has, and how a row of them becomes a
 /// `VideoRecord`. Optional columns a release of the app lacks are simply not read.
-struct RecordMapping: Sendable {
-    let profile: SchemaProfile
+package struct RecordMapping: Sendable {
+    package let profile: SchemaProfile
     /// Selected columns, in order; the first is the id.
-    let columns: [String]
+    package let columns: [String]
     private let uuidIndex: Int?
     private let fileIndexes: [(kind: FileKind, column: String, path: Int, streamableColumn: String?, streamable: Int?)]
     private let frameCountIndex: Int?
@@ -15,7 +15,7 @@ struct RecordMapping: Sendable {
     private let encryptedModes: Set<[UInt8]>
 
     /// `available`: the video table's columns in this database. Throws when a required one is missing.
-    init(profile: SchemaProfile, available: Set<String>) throws {
+    package init(profile: SchemaProfile, available: Set<String>) throws {
         self.profile = profile
         let v = profile.video
         var columns = [v.id]
@@ -46,11 +46,11 @@ struct RecordMapping: Sendable {
         self.columns = columns
     }
 
-    var selectList: String { columns.map(quoted).joined(separator: ", ") }
+    package var selectList: String { columns.map(quoted).joined(separator: ", ") }
 
     /// A row of `selectList` as a record; nil when its id is not an integer (a row no
     /// medialib route could name; it is skipped, never a trap).
-    func record(_ row: [ColumnValue]) -> VideoRecord? {
+    package func record(_ row: [ColumnValue]) -> VideoRecord? {
         guard row.count == columns.count, case .integer(let id) = row[0] else { return nil }
         var files: [RecordFile] = []
         for f in fileIndexes {
@@ -115,7 +115,7 @@ public enum UUIDText {
     }
 
     /// The uuid as people and routes see it; a value that is no uuid is shown escaped.
-    static func display(_ value: ColumnValue) -> String {
+    package static func display(_ value: ColumnValue) -> String {
         guard let bytes = value.bytes else {
             if case .integer(let i) = value { return String(i) }
             return ""
@@ -131,7 +131,7 @@ public enum UUIDText {
     }
 
     /// Values a uuid column may hold for this uuid, to look it up with an index.
-    static func spellings(_ given: String) -> [ColumnValue] {
+    package static func spellings(_ given: String) -> [ColumnValue] {
         guard let hex = hexDigits(Array(given.utf8)) else { return [.text(given)] }
         let upperHex = hex.map { $0 >= 0x61 ? $0 - 32 : $0 }
         let d = dashed(hex)

@@ -86,6 +86,12 @@ public struct DeletionOutcome: Sendable, Equatable {
     /// Rows deleted by table, the video table included.
     public var rows: [String: Int]
     public var nulled: Int
+
+    public init(records: Int, rows: [String: Int], nulled: Int) {
+        self.records = records
+        self.rows = rows
+        self.nulled = nulled
+    }
 }
 
 /// One change a cleanup made to one row, as the journal holds it.

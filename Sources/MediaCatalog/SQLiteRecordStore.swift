@@ -437,7 +437,7 @@ public final class SQLiteRecordStore: RecordStore, @unchecked Sendable {
 }
 
 extension DeletionCollector.Closure {
-    var isProtectedOrBlocked: Bool { !protectedBy.isEmpty }
+    package var isProtectedOrBlocked: Bool { !protectedBy.isEmpty }
 }
 
 extension Dependents {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Maintenance
 import MediaCatalog
+import MediaCatalogPostgres
 import MediaFiles
 
 /// A subcommand that takes the global options.
@@ -30,6 +31,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("media-root"), help: ArgumentHelp("Folder that relative paths in the catalog resolve against.", discussion: "Default: $MEDIALIB_MEDIA_ROOT, else the catalog's setting, else the current folder.", valueName: "dir"))
     var mediaRoot: String?
 
+    @Option(name: .customLong("db-pool"), help: ArgumentHelp("Connections to a PostgreSQL catalog this process may hold at once (default: \(CatalogOptions.defaultPoolSize)).", valueName: "n"))
+    var dbPool: Int?
+
     @Flag(name: .long, help: "Let libav log its warnings to stderr.")
     var verbose = false
 
@@ -44,6 +48,7 @@ struct GlobalOptions: ParsableArguments {
             throw ValidationError("--schema must be auto, medialib or endoreg-db")
         }
         if schema != nil && schemaFile != nil { throw ValidationError("--schema and --schema-file exclude each other") }
+        if let dbPool, dbPool < 1 || dbPool > 512 { throw ValidationError("--db-pool must be between 1 and 512") }
     }
 
     func schemaChoice() throws -> SchemaChoice {
@@ -62,8 +67,10 @@ struct GlobalOptions: ParsableArguments {
 
     /// Opens the catalog; what the user should know about how it was opened goes to stderr.
     func open(_ access: CatalogAccess) throws -> OpenCatalog {
-        let catalog = try CatalogOpener.open(CatalogOptions(
-            location: catalogLocation, schema: try schemaChoice(), statePath: state.map(RawArguments.path), access: access))
+        var options = CatalogOptions(location: catalogLocation, schema: try schemaChoice(), statePath: state.map(RawArguments.path), access: access)
+        options.backends = [PostgresBackend()]
+        if let dbPool { options.poolSize = dbPool }
+        let catalog = try CatalogOpener.open(options)
         for note in catalog.notes { Console.error(note) }
         return catalog
     }
@@ -72,7 +79,7 @@ struct GlobalOptions: ParsableArguments {
     /// prints): the catalog as opened (a URL without its password), how its tables map, where
     /// medialib's state for it lives.
     func catalogArguments(_ catalog: OpenCatalog) -> [String] {
-        var out = ["--db", catalog.records.identity.location]
+        var out = ["--db", catalog.records.identity.description]
         if let schemaFile { out += ["--schema-file", schemaFile] } else if let schema { out += ["--schema", schema] }
         if let state { out += ["--state", state] }
         return out

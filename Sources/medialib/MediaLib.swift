@@ -59,7 +59,9 @@ enum Main {
         switch error {
         case let f as Failure: return (f.code.rawValue, f.message)
         case let code as ExitCode: return (code.rawValue, nil)
-        case let e as CatalogError: return (Exit.cannotRun.rawValue, "error: \(e.description)")
+        case let e as CatalogError:
+            if case .badLocation = e { return (Exit.usage.rawValue, "error: \(e.description)") }
+            return (Exit.cannotRun.rawValue, "error: \(e.description)")
         case let e as ProfileError: return (Exit.usage.rawValue, "error: \(e.description)")
         case let e as RegistrationError:
             switch e {
