@@ -1,6 +1,7 @@
 #!/bin/sh
 # Regenerates the endoreg-db fixture databases, their expected deletes and
-# manifests (Fixtures/django/endoreg-db-*.json|sqlite) and the schema profile
+# manifests (Fixtures/django/endoreg-db-*.json|sqlite), the same databases as
+# PostgreSQL 15 dumps (endoreg-db-*.postgres.sql) and the schema profile
 # (Sources/MediaCatalog/Profiles/endoreg-db.json) from endoreg-db's real
 # migration files, migrated by Django's own `migrate`. Tests never run this;
 # they use the committed outputs.
@@ -11,7 +12,11 @@
 # venvs, the downloaded wheels and the generated Django project; it is emptied
 # first, so every run starts clean. Needs Python >= 3.12 (Django 6.0 does;
 # endoreg-db itself requires 3.12) with pip and venv, and PyPI. Set PYTHON to
-# choose the interpreter. Takes about two minutes.
+# choose the interpreter. Also needs PostgreSQL 15's server and client
+# (PGBIN, default /usr/lib/postgresql/15/bin; Debian: postgresql-15, which
+# brings libpq5, the library psycopg loads): pg-cluster.sh starts a throwaway
+# socket-only cluster (as `nobody` when run as root), stopped by pid at the end.
+# Takes about three and a half minutes.
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -40,6 +45,10 @@ django_requirements() {
     esac
     echo "asgiref==3.13.0 --hash=sha256:f9596a2434512686473d50f96ff6207fbba49ae1a785dfac614df4aeb085674d"
     echo "sqlparse==0.6.1 --hash=sha256:3be5a72d04c873d690d7c6dedd33d6fae2ef82759881ceec02fc2efd0cba564f"
+    # psycopg 3 without its binary extra: a pure-Python wheel that loads the system
+    # libpq (libpq5), so one hash fits every platform.
+    echo "psycopg==3.3.9 --hash=sha256:d2d7d04a1ce6dab4f5b27316bea3b52585cafa2f2d631e5b09dd69823f5c26f6"
+    echo "typing-extensions==4.16.0 --hash=sha256:481caa481374e813c1b176ada14e97f1f67a4539ce9cfeb3f350d78d6370c2e8"
 }
 
 find_python() {
@@ -56,6 +65,15 @@ find_python() {
 }
 
 PY=$(find_python)
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+export PGBIN
+for tool in initdb pg_ctl psql pg_dump; do
+    [ -x "$PGBIN/$tool" ] || { echo "make-endoreg-db.sh: $PGBIN/$tool not found (apt-get install postgresql-15)" >&2; exit 1; }
+done
+case "$("$PGBIN/pg_dump" --version)" in
+    *" 15."*) ;;
+    *) echo "make-endoreg-db.sh: $PGBIN is not PostgreSQL 15" >&2; exit 1 ;;
+esac
 if [ $# -ge 1 ]; then
     WORK=$1
     mkdir -p "$WORK"
@@ -66,8 +84,13 @@ else
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/endoreg-db-fixture.XXXXXX")
     KEEP=0
 fi
-cleanup() { if [ "$KEEP" = 0 ]; then rm -rf "$WORK"; fi; }
-trap cleanup EXIT INT TERM
+PGTEST_DIR=
+cleanup() {
+    if [ -n "$PGTEST_DIR" ]; then sh "$HERE/pg-cluster.sh" stop "$PGTEST_DIR"; fi
+    if [ "$KEEP" = 0 ]; then rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 # Start clean: only what this script made lives here.
 rm -rf "$WORK/venv" "$WORK/dl" "$WORK/src" "$WORK/build"
 mkdir -p "$WORK/dl" "$WORK/src" "$WORK/build"
@@ -75,6 +98,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 
 start=$(date +%s)
 echo "python: $PY ($("$PY" -c 'import sys; print(sys.version.split()[0])'))"
+# One throwaway cluster for every release: a database each, as the owner role.
+cluster_env=$(sh "$HERE/pg-cluster.sh" start)
+eval "$cluster_env"
+export PGHOST PGPORT PGTEST_APP_USER PGTEST_APP_PASSWORD
 echo "$RELEASES" | while read -r version django sha; do
     [ -n "$version" ] || continue
     venv="$WORK/venv/django-$django"
@@ -92,6 +119,8 @@ echo "$RELEASES" | while read -r version django sha; do
     # Only endoreg_db/migrations/ is unpacked; endoreg-db's own code is never imported.
     "$venv/bin/python" "$HERE/endoreg_fixture.py" extract "$wheel" "$WORK/src/$version"
     "$venv/bin/python" "$HERE/endoreg_fixture.py" build "$version" \
+        "$WORK/src/$version/endoreg_db/migrations" "$WORK/build/$version" "$HERE"
+    "$venv/bin/python" "$HERE/endoreg_fixture.py" pgbuild "$version" \
         "$WORK/src/$version/endoreg_db/migrations" "$WORK/build/$version" "$HERE"
 done
 "$PY" "$HERE/endoreg_fixture.py" profile "$PROFILE" "$HERE" "$WORK"/build/*/relations-*.json

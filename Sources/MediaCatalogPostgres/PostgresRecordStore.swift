@@ -53,7 +53,7 @@ final class PostgresRecordStore: RecordStore, @unchecked Sendable {
 
     func records(after id: Int64, limit: Int) throws -> [VideoRecord] {
         try sessions.read { s in
-            try s.rows("SELECT \(textList(mapping.columns)) FROM \(videoTable) WHERE \(idColumn) > $1 ORDER BY \(idColumn) LIMIT \(max(1, limit))",
+            try s.rows("SELECT \(textList(mapping.columns)) FROM \(videoTable) WHERE \(idColumn) > $1 ORDER BY \(videoTable).\(idColumn) LIMIT \(max(1, limit))",
                        [String(id)])
                 .compactMap { mapping.record(values($0, table: profile.video.table, columns: mapping.columns)) }
         }
@@ -77,7 +77,7 @@ final class PostgresRecordStore: RecordStore, @unchecked Sendable {
             let spellings = isUUIDType ? [UUIDText.dashed(hex)] : [UUIDText.dashed(hex), String(decoding: hex, as: UTF8.self),
                                                                    UUIDText.dashed(hex).uppercased(), String(decoding: hex, as: UTF8.self).uppercased()]
             let marks = spellings.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
-            return try s.rows("SELECT \(textList(mapping.columns)) FROM \(videoTable) WHERE \(quoted(column)) IN (\(marks)) ORDER BY \(idColumn) LIMIT 1", spellings)
+            return try s.rows("SELECT \(textList(mapping.columns)) FROM \(videoTable) WHERE \(quoted(column)) IN (\(marks)) ORDER BY \(videoTable).\(idColumn) LIMIT 1", spellings)
                 .first.flatMap { mapping.record(values($0, table: profile.video.table, columns: mapping.columns)) }
         }
     }

@@ -160,8 +160,9 @@ final class PostgresSessions: @unchecked Sendable {
             open -= 1
             lock.signal()
             lock.unlock()
+            // The connection must outlive its close (postgres-nio asserts it was closed when freed).
             let closing: EventLoopFuture<Void> = c.close()
-            closing.whenComplete { _ in }
+            closing.whenComplete { _ in withExtendedLifetime(c) {} }
             return
         }
         idle.append(c)

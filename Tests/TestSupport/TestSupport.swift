@@ -165,6 +165,28 @@ public struct HarnessError: Error, CustomStringConvertible {
 }
 
 public enum CLI {
+    /// Runs a tool (looked up in PATH) to completion; stdout and stderr go to `stdout`.
+    public static func shell(_ arguments: [String], stdout: String) -> Int32 {
+        // posix_spawn and waitpid, not Foundation's Process: its waitUntilExit never returned
+        // here once a grandchild (the PostgreSQL server) outlived the child.
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var argv: [UnsafeMutablePointer<CChar>?] = (["/usr/bin/env"] + arguments).map { strdup($0) }
+        argv.append(nil)
+        defer { for p in argv { free(p) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, environ) == 0 else { return -1 }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return -1 }
+        }
+        return (status & 0x7F) != 0 ? 128 + (status & 0x7F) : (status >> 8) & 0xFF
+    }
+
     public static func run(_ arguments: [String], environment: [String: String] = [:], cwd: String,
                            scratch: String, timeout: Double = 60) async throws -> CLIResult {
         try await run(bytes: arguments.map { Array($0.utf8) }, environment: environment, cwd: cwd, scratch: scratch, timeout: timeout)
@@ -369,4 +391,90 @@ public func heavy<T: Sendable>(_ body: @Sendable () async throws -> T) async thr
         await HeavyGate.shared.release()
         throw error
     }
+}
+
+/// A throwaway PostgreSQL cluster (scripts/pg-test-cluster.sh): started by the first test
+/// that asks for it, listening on a Unix socket in a temporary folder, stopped by pid when
+/// the test process exits, whatever the tests' outcome.
+public final class PostgresTestCluster: Sendable {
+    public let directory: String
+    public let user: String
+    public let password: String
+    let script: String
+
+    public static let shared: Result<PostgresTestCluster, HarnessError> = {
+        let script = Repository.root.appendingPathComponent("scripts/pg-test-cluster.sh").path
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("pg-cluster-\(getpid()).out").path
+        let result = CLI.shell(["sh", script, "start"], stdout: out)
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(atPath: out)
+        var env: [String: String] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("export ") {
+            let body = line.dropFirst(7)
+            guard let eq = body.firstIndex(of: "=") else { continue }
+            env[String(body[..<eq])] = String(body[body.index(after: eq)...]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
+        }
+        guard result == 0, let dir = env["PGTEST_DIR"], let user = env["PGTEST_APP_USER"], let password = env["PGTEST_APP_PASSWORD"] else {
+            return .failure(HarnessError("could not start a PostgreSQL test cluster (run `make deps`, which installs postgresql): exit \(result)"))
+        }
+        let cluster = PostgresTestCluster(directory: dir, user: user, password: password, script: script)
+        startedCluster.withLock { $0 = dir }
+        atexit { stopStartedCluster() }
+        return .success(cluster)
+    }()
+
+    init(directory: String, user: String, password: String, script: String) {
+        self.directory = directory
+        self.user = user
+        self.password = password
+        self.script = script
+    }
+
+    /// The cluster, or a failure a test reports (a test that needs PostgreSQL fails without it).
+    public static func get() throws -> PostgresTestCluster { try shared.get() }
+
+    /// A new, empty database owned by the application role.
+    public func createDatabase(_ prefix: String = "t") throws -> String {
+        let name = "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
+        try psql("CREATE DATABASE \"\(name)\" OWNER \"\(user)\"")
+        return name
+    }
+
+    /// The catalog URL of `database` for the application role.
+    public func url(_ database: String, user: String? = nil, password: String? = nil) -> String {
+        "postgres://\(user ?? self.user):\(password ?? self.password)@/\(database)?host=\(directory)"
+    }
+
+    /// SQL as the superuser (postgres, trust over the socket); throws when psql fails.
+    @discardableResult
+    public func psql(_ sql: String, database: String = "postgres", file: String? = nil) throws -> String {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("psql-\(UUID().uuidString).out").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        var args = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", directory, "-U", "postgres", "-d", database]
+        if let file { args += ["-f", file] } else { args += ["-c", sql] }
+        let status = CLI.shell(args, stdout: out)
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        guard status == 0 else { throw HarnessError("psql failed (exit \(status)): \(sql.prefix(200)) \(text.prefix(500))") }
+        return text
+    }
+
+    /// Loads a SQL dump into `database` as the application role (no superuser rights).
+    public func load(_ file: String, into database: String) throws {
+        try psql("", database: database, file: file)
+        try psql("REASSIGN OWNED BY postgres TO \"\(user)\"", database: database)
+    }
+
+    /// A fast restart: every open connection is cut.
+    public func restart() throws {
+        let status = CLI.shell(["sh", script, "restart", directory], stdout: "/dev/null")
+        guard status == 0 else { throw HarnessError("pg_ctl restart failed (exit \(status))") }
+    }
+}
+
+private let startedCluster = Box<String?>(nil)
+
+private func stopStartedCluster() {
+    guard let dir = startedCluster.withLock({ $0 }) else { return }
+    let script = Repository.root.appendingPathComponent("scripts/pg-test-cluster.sh").path
+    _ = CLI.shell(["sh", script, "stop", dir], stdout: "/dev/null")
 }
