@@ -23,6 +23,8 @@
 #   PGTEST_PORT         only names the socket file .s.PGSQL.PORT (default 5432); no TCP port opens
 #   PGTEST_TCP_PORT     opt-in: ALSO listen on 127.0.0.1:PORT (scram-sha-256 for every role over
 #                       TCP, the socket file is then .s.PGSQL.PORT too)
+#   PGTEST_OWNER_PID    stop the cluster (by pid) as soon as this process is gone, whether it
+#                       exited, failed or was killed: a watchdog polls it twice a second
 #   PGTEST_TLS=1        with PGTEST_TCP_PORT: ssl=on with a self-signed certificate for
 #                       localhost/127.0.0.1; clients may trust $PGTEST_DIR/ca.crt (TCP clients
 #                       may still connect without TLS: hba says `host`, not `hostssl`)
@@ -158,6 +160,11 @@ EOF
         echo "export PGTEST_TCP_URL='postgres://$APP_USER:$APP_PASSWORD@127.0.0.1:$TCP_PORT/$APP_USER'"
     fi
     if [ "${PGTEST_TLS:-}" = 1 ]; then echo "export PGTEST_TLS_CA='$DIR/ca.crt'"; fi
+    if [ -n "${PGTEST_OWNER_PID:-}" ]; then
+        owner=$PGTEST_OWNER_PID
+        setsid sh -c 'while kill -0 "$1" 2>/dev/null; do sleep 0.5; done; exec sh "$2" stop "$3"' \
+            watchdog "$owner" "$0" "$DIR" </dev/null >/dev/null 2>&1 &
+    fi
     say "stop with: sh $0 stop '$DIR'"
 }
 

@@ -226,6 +226,12 @@ final class PostgresSession {
             if let p { binds.append(UntypedText(text: p)) } else { binds.appendNull() }
         }
         let query = PostgresQuery(unsafeSQL: sql, binds: binds)
+        // A query on a connection the server already closed (a restart while it sat in the
+        // pool or inside a transaction) never completes in postgres-nio: say so at once.
+        guard !connection.isClosed else {
+            broken = true
+            throw CatalogError.failed(PostgresErrors.lostPrefix + "the server closed the connection (restarted or shut down)")
+        }
         do {
             let result = try PostgresSessions.wait(connection.query(query, logger: PostgresSessions.logger),
                                                    timeout: sessions.timeout * 6, what: "running a query")

@@ -3,7 +3,8 @@ import Maintenance
 
 extension Faults {
     /// MEDIALIB_FAULT=POINT[@N][:ACTION]: at the Nth time (default first) cleanup or restore
-    /// reaches POINT, die by SIGKILL (the default), abort(), or fail with ENOSPC. The seam the
+    /// reaches POINT, die by SIGKILL (the default), abort(), fail with ENOSPC, or pause for five
+    /// seconds (for a test to restart the database server meanwhile). The seam the
     /// crash-consistency tests own; unset, nothing happens.
     static func fromEnvironment() throws -> Faults {
         guard let spec = ProcessInfo.processInfo.environment["MEDIALIB_FAULT"], !spec.isEmpty else { return .none }
@@ -13,13 +14,16 @@ extension Faults {
             throw Failure.usage("MEDIALIB_FAULT names no fault point \(parts[0]) (\(FaultPoint.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         guard let nth = parts.count > 1 ? Int(parts[1]) : 1, nth >= 1 else { throw Failure.usage("MEDIALIB_FAULT: @N must be 1 or more") }
-        guard ["kill", "abort", "enospc"].contains(action) else { throw Failure.usage("MEDIALIB_FAULT: the action is kill, abort or enospc") }
+        guard ["kill", "abort", "enospc", "pause"].contains(action) else {
+            throw Failure.usage("MEDIALIB_FAULT: the action is kill, abort, enospc or pause")
+        }
         let counter = FaultCounter()
         return Faults { reached in
             guard reached == point, counter.next() == nth else { return }
             switch action {
             case "abort": abort()
             case "enospc": throw InjectedFault(point: reached, errno: ENOSPC)
+            case "pause": Thread.sleep(forTimeInterval: 5)
             default: kill(getpid(), SIGKILL)
             }
         }

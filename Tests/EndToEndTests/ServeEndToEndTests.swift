@@ -13,7 +13,8 @@ struct ServeEndToEndTests {
         let port: UInt16
         let errPath: String
 
-        init(_ box: Sandbox, environment: [String: String] = [:], extra: [String] = []) throws {
+        /// `globals` replaces the sandbox's --db and --media-root (a PostgreSQL catalog, say).
+        init(_ box: Sandbox, environment: [String: String] = [:], extra: [String] = [], globals: [String]? = nil) throws {
             guard let binary = Paths.binary else { throw HarnessError("no medialib binary") }
             var env = ProcessInfo.processInfo.environment
             for key in env.keys where key.hasPrefix("MEDIALIB_") || key == "FRONTEND_ORIGIN" { env[key] = nil }
@@ -23,7 +24,7 @@ struct ServeEndToEndTests {
             _ = FileManager.default.createFile(atPath: errPath, contents: nil)
             let out = Pipe()
             process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["serve", "--port", "0"] + box.globals + extra
+            process.arguments = ["serve", "--port", "0"] + (globals ?? box.globals) + extra
             process.environment = env
             process.standardOutput = out
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))

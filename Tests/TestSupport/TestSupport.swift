@@ -403,9 +403,21 @@ public final class PostgresTestCluster: Sendable {
     let script: String
 
     public static let shared: Result<PostgresTestCluster, HarnessError> = {
+        let result = Result { try start() }.mapError { $0 as? HarnessError ?? HarnessError("\($0)") }
+        if case .success(let cluster) = result {
+            startedCluster.withLock { $0 = cluster.directory }
+            atexit { stopStartedCluster() }
+        }
+        return result
+    }()
+
+    /// A cluster of its own, for a test that restarts the server (the shared one serves the
+    /// other tests meanwhile); the test stops it with `stop()`, the watchdog if it does not.
+    public static func start() throws -> PostgresTestCluster {
         let script = Repository.root.appendingPathComponent("scripts/pg-test-cluster.sh").path
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("pg-cluster-\(getpid()).out").path
-        let result = CLI.shell(["sh", script, "start"], stdout: out)
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("pg-cluster-\(getpid())-\(UUID().uuidString.prefix(6)).out").path
+        // The script's watchdog stops the server once this process is gone, also when it crashed.
+        let result = CLI.shell(["env", "PGTEST_OWNER_PID=\(getpid())", "sh", script, "start"], stdout: out)
         let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         try? FileManager.default.removeItem(atPath: out)
         var env: [String: String] = [:]
@@ -415,13 +427,15 @@ public final class PostgresTestCluster: Sendable {
             env[String(body[..<eq])] = String(body[body.index(after: eq)...]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
         }
         guard result == 0, let dir = env["PGTEST_DIR"], let user = env["PGTEST_APP_USER"], let password = env["PGTEST_APP_PASSWORD"] else {
-            return .failure(HarnessError("could not start a PostgreSQL test cluster (run `make deps`, which installs postgresql): exit \(result)"))
+            throw HarnessError("could not start a PostgreSQL test cluster (run `make deps`, which installs postgresql): exit \(result) \(text.suffix(600))")
         }
-        let cluster = PostgresTestCluster(directory: dir, user: user, password: password, script: script)
-        startedCluster.withLock { $0 = dir }
-        atexit { stopStartedCluster() }
-        return .success(cluster)
-    }()
+        return PostgresTestCluster(directory: dir, user: user, password: password, script: script)
+    }
+
+    /// Stops the server by pid and removes its folder.
+    public func stop() {
+        _ = CLI.shell(["sh", script, "stop", directory], stdout: "/dev/null")
+    }
 
     init(directory: String, user: String, password: String, script: String) {
         self.directory = directory
@@ -460,8 +474,13 @@ public final class PostgresTestCluster: Sendable {
 
     /// Loads a SQL dump into `database` as the application role (no superuser rights).
     public func load(_ file: String, into database: String) throws {
-        try psql("", database: database, file: file)
-        try psql("REASSIGN OWNED BY postgres TO \"\(user)\"", database: database)
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("psql-\(UUID().uuidString).out").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let status = CLI.shell(["env", "PGPASSWORD=\(password)", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                                "-h", directory, "-U", user, "-d", database, "-f", file], stdout: out)
+        guard status == 0 else {
+            throw HarnessError("loading \(file) failed (exit \(status)): \(((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").prefix(800))")
+        }
     }
 
     /// A fast restart: every open connection is cut.
