@@ -3,7 +3,7 @@ import Maintenance
 
 extension Faults {
     /// MEDIALIB_FAULT=POINT[@N][:ACTION]: at the Nth time (default first) cleanup or restore
-    /// reaches POINT, die by SIGKILL (the default), abort(), fail with ENOSPC, or pause for five
+    /// reaches POINT, die by SIGKILL (the default), abort(), fail with ENOSPC, or pause for eight
     /// seconds (for a test to restart the database server meanwhile). The seam the
     /// crash-consistency tests own; unset, nothing happens.
     static func fromEnvironment() throws -> Faults {
@@ -23,7 +23,7 @@ extension Faults {
             switch action {
             case "abort": abort()
             case "enospc": throw InjectedFault(point: reached, errno: ENOSPC)
-            case "pause": Thread.sleep(forTimeInterval: 5)
+            case "pause": Thread.sleep(forTimeInterval: 8)
             default: kill(getpid(), SIGKILL)
             }
         }

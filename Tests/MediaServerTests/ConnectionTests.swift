@@ -441,7 +441,17 @@ struct ConnectionTests {
 
     @Test("graceful shutdown: the in-flight response completes, idle connections close, the port refuses")
     func gracefulShutdown() async throws {
-        let (lib, server) = try await startServer(empty: true) { $0.shutdownGrace = .seconds(30) }
+        // A port below the ephemeral range: no other test's server (port 0) nor client socket
+        // can take it once it is free, so "the port refuses" means this server stopped.
+        var started: (TestLibrary, TestServer)?
+        for _ in 0..<30 where started == nil {
+            let port = Int.random(in: 20_000..<32_000)
+            started = try? await startServer(empty: true) {
+                $0.shutdownGrace = .seconds(30)
+                $0.port = port
+            }
+        }
+        let (lib, server) = try #require(started, "no free port below the ephemeral range")
         defer { server.stop() }
         try lib.writeLarge(megabytes: 8, to: "large.mp4")
         let id = try lib.add("large", raw: "large.mp4").id

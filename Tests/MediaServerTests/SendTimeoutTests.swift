@@ -52,7 +52,7 @@ struct ListSendTimeoutTests {
             NewRecord(rawFile: RawPath("missing/\(long)-\($0).mp4"), processedFile: RawPath("missing/\(long)-\($0)-p.mp4"))
         })
         let closed = try await io { () -> Bool in
-            let c = try server.connect(timeout: 30, receiveBuffer: 4096)
+            let c = try server.connect(timeout: 90, receiveBuffer: 4096)
             defer { c.close() }
             try c.sendRequest("GET", "/api/media/videos/?limit=1000")
             // Building the list takes a while on a loaded machine: stall only once it is on its way.
