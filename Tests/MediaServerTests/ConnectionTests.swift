@@ -37,6 +37,11 @@ let malformedCases: [MalformedCase] = [
                   "GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx", 400),
     MalformedCase("NUL in a header value", bytes: Array("GET /healthz HTTP/1.1\r\nHost: a\r\nX-A: b".utf8) + [0] + Array("c\r\n\r\n".utf8), 400),
     MalformedCase("TLS ClientHello on the plain port", bytes: [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03] + Array(repeating: 0x41, count: 64), 400),
+    MalformedCase("bare CR inside a header line", "GET /healthz HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n", 400),
+    MalformedCase("raw NUL in the request target", bytes: Array("GET /heal".utf8) + [0] + Array("thz HTTP/1.1\r\nHost: a\r\n\r\n".utf8), 400),
+    MalformedCase("a body over 1 MiB", "GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n", 413),
+    MalformedCase("chunks over 1 MiB", "GET /healthz HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n200000\r\n", 413),
+    MalformedCase("a transfer coding other than chunked", "GET /healthz HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
     MalformedCase("one header field over 32 KiB",
                   "GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: \(String(repeating: "a", count: 40 * 1024))\r\n\r\n", 431),
     MalformedCase("many header fields over 32 KiB",
@@ -154,6 +159,20 @@ struct ConnectionTests {
         #expect(first.status == 200)
         #expect(next.status == 200)
         expectSameBytes(next.body, try lib.contents("processed/ok.mp4"), "next")
+    }
+
+    @Test("a chunked body is skipped too, and the connection goes on")
+    func chunkedBodySkipped() async throws {
+        let (_, server) = try await startServer()
+        defer { server.stop() }
+        let (first, next) = try await io {
+            let c = try server.connect()
+            defer { c.close() }
+            try c.send("GET /healthz HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nGET /\r\n3;x=y\r\nabc\r\n0\r\nTrailer: z\r\n\r\n")
+            return (try c.readResponse(), try c.exchange("GET", "/nope"))
+        }
+        #expect(first.status == 200)
+        #expect(next.status == 404, "the body was read as a request")
     }
 
     @Test("HTTP/1.0 without keep-alive: the server answers in HTTP/1.0 and closes")

@@ -69,6 +69,10 @@ let routeCases: [RouteCase] = [
     RouteCase("/api/media/videos/4%2", .badRequest("malformed percent-encoding in the path")),
     RouteCase("/api/media/videos/%00/", .badRequest("malformed percent-encoding in the path")),
     RouteCase("/%FF", .badRequest("malformed percent-encoding in the path")),
+    // An overlong '.' (%C0%AE) is not UTF-8; an encoded '..' is no id and climbs nowhere.
+    RouteCase("/api/media/videos/%C0%AE%C0%AE/", .badRequest("malformed percent-encoding in the path")),
+    RouteCase("/api/media/videos/%2e%2e/", .badRequest("'..' is not a record id (an integer) or a uuid")),
+    RouteCase("/%2e%2e/%2e%2e/etc/passwd", .notFound),
     RouteCase("/nothing/here", .notFound),
     RouteCase("", .notFound),
     // The listing.

@@ -483,6 +483,14 @@ public final class PostgresTestCluster: Sendable {
         }
     }
 
+    /// SQL text run as the application role (its tables belong to it, as an app's would).
+    public func load(sql: String, into database: String) throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("load-\(UUID().uuidString).sql").path
+        try sql.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try load(file, into: database)
+    }
+
     /// A fast restart: every open connection is cut.
     public func restart() throws {
         let status = CLI.shell(["sh", script, "restart", directory], stdout: "/dev/null")
