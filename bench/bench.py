@@ -88,9 +88,13 @@ def prepare():
 class Medialib:
     name = "medialib"
 
+    def __init__(self, db=None, name="medialib"):
+        self.db = db or DB
+        self.name = name
+
     def start(self):
         self.port = free_port()
-        self.proc = subprocess.Popen([BIN, "serve", "--db", DB, "--media-root", MEDIA, "--port", str(self.port),
+        self.proc = subprocess.Popen([BIN, "serve", "--db", self.db, "--media-root", MEDIA, "--port", str(self.port),
                                       "--no-access-log"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.proc.stdout.readline()
         wait_port(self.port)
@@ -443,6 +447,69 @@ def probing():
     summary = run([BIN, "verify", "--format", "jsonl", "--quiet", "--db", db, "--media-root", big]).stdout.splitlines()[-1]
     rows.append(("probing", f"cached verify, {n:,} records", f"{cached:.2f} s", "2.00 s (target)", 2.0 / cached,
                  f"first run {first:.1f} s, import of 1,000 {imported:.1f} s; last summary {summary}"))
+    SQLITE_VERIFY.update(cached=cached, n=n, files=[os.path.basename(f) for f in files], root=big)
+
+
+SQLITE_VERIFY = {}
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+def postgres():
+    """The same serve and verify on a PostgreSQL catalog (a throwaway cluster on a Unix
+    socket, as the tests use), against the SQLite catalog measured in the same run."""
+    script = os.path.join(HERE, "..", "scripts", "pg-test-cluster.sh")
+    env = dict(os.environ, PGTEST_OWNER_PID=str(os.getpid()))
+    out = subprocess.run(["sh", script, "start"], check=True, capture_output=True, text=True, env=env).stdout
+    conf = dict(re.findall(r"export (\w+)='([^']*)'", out))
+    cluster = conf["PGTEST_DIR"]
+    try:
+        def psql(sql, db="postgres"):
+            return run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", cluster, "-U", "postgres", "-d", db,
+                        "-c", sql]).stdout
+        psql('CREATE DATABASE bench OWNER medialib')
+        url = f"postgres://medialib:{conf['PGTEST_APP_PASSWORD']}@/bench?host={cluster}"
+        state = os.path.join(WORK, "pg-state.sqlite")
+        if os.path.exists(state):
+            os.remove(state)
+        run([BIN, "add", os.path.join(MEDIA, "big.mp4"), "--db", url, "--media-root", MEDIA, "--state", state])
+        results = {}
+        for rnd in range(ROUNDS):
+            servers = [Medialib(url, "postgres"), Medialib(DB, "sqlite")]
+            for server in (servers if rnd % 2 == 0 else servers[::-1]):
+                server.start()
+                try:
+                    for case, conns, extra, _ in CASES[:2]:
+                        results.setdefault((case, server.name), []).append(wrk(server.url, conns, extra))
+                finally:
+                    server.stop()
+        for case, _, _, _ in CASES[:2]:
+            p = statistics.median(r[0] for r in results[(case, "postgres")])
+            q = statistics.median(r[0] for r in results[(case, "sqlite")])
+            p99 = statistics.median(r[2] for r in results[(case, "postgres")])
+            rows.append(("PostgreSQL catalog", f"serve {case}: req/s", f"{p:,.0f}", f"{q:,.0f}", p / q,
+                         f"peer: the same serve on SQLite; p99 {p99:.2f} ms; no record cache on PostgreSQL"))
+        if SQLITE_VERIFY:
+            n, files, root = SQLITE_VERIFY["n"], SQLITE_VERIFY["files"], SQLITE_VERIFY["root"]
+            psql("CREATE DATABASE bench100k OWNER medialib")
+            url100k = f"postgres://medialib:{conf['PGTEST_APP_PASSWORD']}@/bench100k?host={cluster}"
+            state100k = os.path.join(WORK, "pg-state-100k.sqlite")
+            if os.path.exists(state100k):
+                os.remove(state100k)
+            run([BIN, "import", os.path.join(root, "d000"), "--db", url100k, "--media-root", root, "--state", state100k])
+            names = ",".join("'" + f + "'" for f in files)
+            psql("INSERT INTO videos (uuid, raw_file) SELECT gen_random_uuid(), 'd' || lpad(d::text, 3, '0') || '/' || f "
+                 f"FROM generate_series(1, {n // 1000 - 1}) d, unnest(ARRAY[{names}]) f", db="bench100k")
+            t = time.perf_counter()
+            subprocess.run([BIN, "verify", "--quiet", "--db", url100k, "--media-root", root, "--state", state100k],
+                           check=False, capture_output=True)
+            first = time.perf_counter() - t
+            cached = timed([BIN, "verify", "--quiet", "--db", url100k, "--media-root", root, "--state", state100k], repeat=3)
+            rows.append(("PostgreSQL catalog", f"cached verify, {n:,} records", f"{cached:.2f} s",
+                         f"{SQLITE_VERIFY['cached']:.2f} s", SQLITE_VERIFY["cached"] / cached,
+                         f"peer: the same verify on SQLite; first run {first:.1f} s"))
+    finally:
+        subprocess.run(["sh", script, "stop", cluster], check=False, capture_output=True)
 
 
 def main():
@@ -452,6 +519,7 @@ def main():
     serving()
     memory_at_scale()
     probing()
+    postgres()
     today = datetime.date.today().isoformat()
     cores = os.cpu_count()
     lines = [f"# medialib benchmarks, {today}, {cores} cores" + (" (quick)" if QUICK else ""), "",

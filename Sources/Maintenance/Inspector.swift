@@ -263,7 +263,15 @@ public enum MedialibVersion {
 
 /// Durations as people write them: "90s", "5m", "2h", "1d"; plain numbers are seconds.
 public enum DurationText {
+    /// Ten years: longer is surely a typo, and every duration stays printable as an Int.
+    public static let longest: Double = 10 * 365 * 86400
+
     public static func parse(_ text: String) -> Double? {
+        guard let seconds = parseUnbounded(text), seconds <= longest else { return nil }
+        return seconds
+    }
+
+    private static func parseUnbounded(_ text: String) -> Double? {
         let t = text.trimmingCharacters(in: .whitespaces).lowercased()
         guard !t.isEmpty else { return nil }
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
@@ -276,6 +284,8 @@ public enum DurationText {
     }
 
     public static func describe(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "?" }
+        if seconds > longest * 10 { return "over 100 years" }
         if seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }
         if seconds < 120 { return "\(Int(seconds.rounded()))s" }
         if seconds < 7200 { return "\(Int((seconds / 60).rounded()))m" }

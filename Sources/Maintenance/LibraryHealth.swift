@@ -121,6 +121,9 @@ public struct LibraryHealth: Sendable {
         let paths = plans.flatMap { $0.map(\.resolved) }
         let standard = (try? state.cachedFacts(for: paths, depth: ProbeDepth.standard.rawValue)) ?? [:]
         let deep = (try? state.cachedFacts(for: paths, depth: ProbeDepth.deep.rawValue)) ?? [:]
+        // Real paths of the batch's folders, once each, for the media-root check verify makes.
+        var folders: [RawPath: RawPath?] = [:]
+        for p in paths where folders[p.parent] == nil { folders[p.parent] = .some(FileSystem.realPath(p.parent)) }
         return zip(batch, plans).map { record, plan in
             var files: [FileHealth] = []
             var findings: [Finding] = []
@@ -140,7 +143,12 @@ public struct LibraryHealth: Sendable {
                 case .success(let id):
                     f.exists = true
                     f.size = id.size
-                    if record.encrypted && p.role == .original {
+                    if !root.contains(p.resolved, realFolder: folders[p.resolved.parent] ?? nil) {
+                        let real = FileSystem.realPath(p.resolved) ?? p.resolved
+                        f.findings = [Finding(.outsideMediaRoot, file: p.kind, role: p.role,
+                                              "the file's real path \(real.displayed) lies outside the media root")]
+                        f.checked = true
+                    } else if record.encrypted && p.role == .original {
                         f.findings = Rules.findingsForEncrypted(size: id.size, appFrameCount: record.appFrameCount,
                                                                 kind: p.kind, minFrames: minFrames)
                         f.checked = true

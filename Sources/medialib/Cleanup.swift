@@ -52,7 +52,7 @@ struct Cleanup: ParsableCommand, GlobalCommand {
     func validate() throws {
         if minFrames < 0 { throw ValidationError("--min-frames must be 0 or more") }
         if let jobs, jobs < 1 || jobs > 1024 { throw ValidationError("--jobs must be between 1 and 1024") }
-        if DurationText.parse(minAge) == nil { throw ValidationError("--min-age takes a duration such as 90s, 5m, 2h, 1d") }
+        if DurationText.parse(minAge) == nil { throw ValidationError("--min-age takes a duration up to 10 years, such as 90s, 5m, 2h, 1d") }
         if let maxDelete, DeleteLimit(maxDelete) == nil { throw ValidationError("--max-delete takes a count (10) or a percentage (25%)") }
         if !apply && (journal != nil || force || trash != nil || cascade || maxDelete != nil) {
             throw ValidationError("--trash, --journal, --cascade, --max-delete and --force only make sense with --apply")

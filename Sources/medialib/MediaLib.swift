@@ -113,7 +113,7 @@ enum RawArguments {
         originals[argument].map { RawPath(bytes: $0) } ?? RawPath(argument)
     }
 
-    static let globalOptionsWithValue: Set<String> = ["--db", "--media-root", "--schema", "--schema-file", "--state"]
+    static let globalOptionsWithValue: Set<String> = ["--db", "--db-pool", "--media-root", "--schema", "--schema-file", "--state"]
     static let globalFlags: Set<String> = ["--verbose"]
 
     /// `medialib --db X list` as `medialib list --db X`: git, docker and kubectl users type

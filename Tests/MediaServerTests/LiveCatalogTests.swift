@@ -130,6 +130,28 @@ struct LiveCatalogTests {
                 "log: \(server.log.all)")
     }
 
+    @Test("a file outside the media root is an error on the page, as verify says, not 'not checked yet'")
+    func outsideRootListed() async throws {
+        let (lib, server) = try await startServer()
+        defer { server.stop() }
+        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("outside-\(UUID().uuidString).mp4").path
+        try Data(try lib.contents("big.mp4")).write(to: URL(fileURLWithPath: outside))
+        defer { try? FileManager.default.removeItem(atPath: outside) }
+        try FileManager.default.createSymbolicLink(atPath: lib.path("link-out.mp4"), withDestinationPath: outside)
+        let id = try lib.add("link-out", raw: "link-out.mp4").id
+        let list = try records(in: try await io { try server.get("/api/media/videos/?limit=1000") })
+        let item = list.first { ($0["id"] as? Int).map(Int64.init) == id }
+        #expect(item?["status"] as? String == "error", "\(item ?? [:])")
+        #expect((item?["codes"] as? [String]) == ["outside_media_root"])
+        let summary = try await io { try server.get("/api/media/summary") }
+        let doc = try JSONSerialization.jsonObject(with: Data(summary.body)) as? [String: Any]
+        // The summary counts what the list shows (the standard library has more such records).
+        let listed = list.filter { ($0["codes"] as? [String])?.contains("outside_media_root") == true }.count
+        #expect(listed >= 1)
+        #expect(((doc?["codes"] as? [String: Any])?["outside_media_root"] as? Int) == listed, "\(doc ?? [:])")
+        #expect(((doc?["status"] as? [String: Any])?["unchecked"] as? Int) == list.filter { $0["status"] as? String == "unchecked" }.count)
+    }
+
     @Test("the list reports facts from the probe cache, only while the file is unchanged; others are not checked yet")
     func listFramesFromCache() async throws {
         let (lib, server) = try await startServer()

@@ -30,6 +30,8 @@ enum BodyCheck: Sendable {
     /// multipart/byteranges with these parts, in this order.
     case multipart(String, [ClosedRange<Int>])
     case jsonError
+    /// Some body, not checked further (the page's own assets).
+    case some
     /// The JSON record list.
     case list
     /// The health document.
@@ -148,6 +150,12 @@ let requestCases: [RequestCase] = [
 
     // MARK: ranges
     row("bytes=0-1", target: big, headers: [("Range", "bytes=0-1")], 206, [.equals("Content-Range", "bytes 0-1\(total)"), mp4, acceptRanges], .slice(bigFile, 0, 1)),
+    row("the operator's page: a strict CSP, nosniff, no referrer", target: "/", 200,
+        [.equals("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+         .equals("X-Content-Type-Options", "nosniff"), .equals("Referrer-Policy", "no-referrer"),
+         .equals("Content-Type", "text/html; charset=utf-8")], .some),
+    row("the page's script: nosniff, its own type", target: "/assets/app.js", 200,
+        [.equals("X-Content-Type-Options", "nosniff"), .contains("Content-Type", "javascript")], .some),
     row("upper-case unit BYTES=0-1", target: big, headers: [("Range", "BYTES=0-1")], 206, [.equals("Content-Range", "bytes 0-1\(total)")], .slice(bigFile, 0, 1)),
     row("bytes=0-0", target: big, headers: [("Range", "bytes=0-0")], 206, [.equals("Content-Range", "bytes 0-0\(total)")], .slice(bigFile, 0, 0)),
     row("middle range", target: big, headers: [("Range", "bytes=1000-1999")], 206, [.equals("Content-Range", "bytes 1000-1999\(total)")], .slice(bigFile, 1000, 1999)),
@@ -338,6 +346,8 @@ struct RequestTableTests {
         switch check {
         case .none:
             #expect(r.body.isEmpty)
+        case .some:
+            #expect(!r.body.isEmpty)
         case .empty:
             #expect(r.body.isEmpty)
             #expect(r.header("Content-Length") == "0")
