@@ -283,7 +283,10 @@ def memory_at_scale():
 
 # ---------------------------------------------------------------- instructions
 
-def callgrind_per_request(cmd, port, target, n=2000):
+PROFILES = {}  # name -> [(instructions per request, function)], the largest self costs
+
+
+def callgrind_per_request(cmd, port, target, n=2000, name=None):
     """User-space instructions per keep-alive GET of bytes=0-1 (callgrind: repeatable
     whatever the machine's noise), counted after a warm-up; the kernel is not counted."""
     import http.client
@@ -327,6 +330,11 @@ def callgrind_per_request(cmd, port, target, n=2000):
         m = re.search(r"([\d,]+) \(100\.0%\)\s+PROGRAM TOTALS", text) or re.search(r"([\d,]+)\s+PROGRAM TOTALS", text)
         if m:
             total += int(m.group(1).replace(",", ""))
+        if name:
+            for line in text.splitlines():
+                f = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+(.+?)(?: \[(.*)\])?$", line)
+                if f and "PROGRAM TOTALS" not in line and ":" in f.group(2):
+                    PROFILES.setdefault(name, []).append((int(f.group(1).replace(",", "")) / n, f.group(2).strip()))
     return total / n
 
 
@@ -343,7 +351,7 @@ def instructions():
     run(["objcopy", "--strip-debug", BIN, plain])
     port = free_port()
     mine = callgrind_per_request([plain, "serve", "--db", DB, "--media-root", MEDIA, "--port", str(port), "--no-access-log"],
-                                 port, "/api/media/videos/1/")
+                                 port, "/api/media/videos/1/", name="medialib")
     d = os.path.join(WORK, "nginx-cg")
     os.makedirs(d, exist_ok=True)
     nport = free_port()
@@ -536,6 +544,20 @@ def main():
     name = f"{today}-{cores}core" + ("-quick" if QUICK else "") + ".md"
     with open(os.path.join(HERE, "results", name), "w") as f:
         f.write(table + "\n")
+    if PROFILES.get("medialib"):
+        top = sorted(PROFILES["medialib"], reverse=True)[:40]
+        if shutil.which("swift-demangle"):
+            names = subprocess.run(["swift-demangle", "--simplified", "--compact"], input="\n".join(fn for _, fn in top),
+                                   capture_output=True, text=True).stdout.splitlines()
+            if len(names) == len(top):
+                top = [(cost, name) for (cost, _), name in zip(top, names)]
+        prof = [f"# serve: where the user-space instructions of one bytes=0-1 request go, {today}", "",
+                "callgrind, self cost per function, divided by the 2,000 counted keep-alive requests;",
+                "release build without debug info (so inlined Swift code is charged to its caller).", "",
+                "| instructions per request | function |", "|---|---|"]
+        prof += [f"| {cost:,.0f} | `{fn.replace('|', '/')[:160]}` |" for cost, fn in top]
+        with open(os.path.join(HERE, "results", f"{today}-serve-profile.md"), "w") as f:
+            f.write("\n".join(prof) + "\n")
 
 
 if __name__ == "__main__":

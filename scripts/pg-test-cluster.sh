@@ -32,6 +32,7 @@
 # Progress goes to stderr; stdout carries only the `export` lines, so eval is safe.
 set -eu
 
+SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")   # start cds into the cluster's folder
 PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 APP_USER=${PGTEST_APP_USER:-medialib}
 APP_PASSWORD=${PGTEST_APP_PASSWORD:-medialib-test}
@@ -162,8 +163,13 @@ EOF
     if [ "${PGTEST_TLS:-}" = 1 ]; then echo "export PGTEST_TLS_CA='$DIR/ca.crt'"; fi
     if [ -n "${PGTEST_OWNER_PID:-}" ]; then
         owner=$PGTEST_OWNER_PID
-        setsid sh -c 'while kill -0 "$1" 2>/dev/null; do sleep 0.5; done; exec sh "$2" stop "$3"' \
-            watchdog "$owner" "$0" "$DIR" </dev/null >/dev/null 2>&1 &
+        # It closes the descriptors it inherited (a test runner's pipes must see EOF when the
+        # runner's child ends), and counts a zombie as gone: kill -0 still finds one.
+        # bash, not sh: dash cannot name a descriptor above 9 in a redirection.
+        setsid bash -c 'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done
+            while s=$(ps -o stat= -p "$1") && [ "${s#Z}" = "$s" ]; do sleep 0.5; done
+            exec sh "$2" stop "$3"' \
+            watchdog "$owner" "$SELF" "$DIR" </dev/null >/dev/null 2>&1 &
     fi
     say "stop with: sh $0 stop '$DIR'"
 }
