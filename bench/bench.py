@@ -325,8 +325,8 @@ def callgrind_per_request(cmd, port, target, n=2000, name=None):
             proc.kill()
             proc.wait(15)
     total = 0
-    for name in os.listdir(out):
-        text = run_ok(["callgrind_annotate", os.path.join(out, name)])
+    for dump in os.listdir(out):
+        text = run_ok(["callgrind_annotate", os.path.join(out, dump)])
         m = re.search(r"([\d,]+) \(100\.0%\)\s+PROGRAM TOTALS", text) or re.search(r"([\d,]+)\s+PROGRAM TOTALS", text)
         if m:
             total += int(m.group(1).replace(",", ""))
