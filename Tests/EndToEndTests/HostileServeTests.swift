@@ -44,7 +44,7 @@ struct HostileServeTests {
         defer { _ = server.terminate() }
         let port = server.port
         let pid = server.process.processIdentifier
-        let (fresh, rss) = try await offload(timeout: 60) { () -> (Int, Int) in
+        let (fresh, rss) = try await offload(timeout: 90) { () -> (Int, Int) in
             var sockets: [Int32] = []
             defer { for s in sockets { close(s) } }
             let request = Array("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\nGET /api/media/videos/1/ HTTP/1.1\r\nHost: a\r\nRange: bytes=0-4000\r\n\r\n".utf8)
@@ -71,13 +71,14 @@ struct HostileServeTests {
             // Every slot is held until the send timeout (2 s) cuts the stalled clients.
             var status = 0
             let stopped = Date()
-            while Date().timeIntervalSince(stopped) < 15 {
+            while Date().timeIntervalSince(stopped) < 45 {
                 status = (try? ServeEndToEndTests.get(port, "/healthz").status) ?? 0
                 if status == 200 { break }
                 Thread.sleep(forTimeInterval: 0.25)
             }
-            // Generous for a loaded machine; without the timeout the slots are never freed.
-            return (Date().timeIntervalSince(stopped) < 12 ? status : -status, rss)
+            // Generous for a loaded machine (a clean clone's first full run took over 12 s
+            // here); without the timeout the slots are never freed.
+            return (Date().timeIntervalSince(stopped) < 40 ? status : -status, rss)
         }
         #expect(fresh == 200, "a fresh client within the send timeout and a margin: \(fresh)")
         #expect(rss < 120_000, "resident memory \(rss) KiB with five stalled pipelining clients")
