@@ -175,11 +175,16 @@ public enum CLI {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var argv: [UnsafeMutablePointer<CChar>?] = (["/usr/bin/env"] + arguments).map { strdup($0) }
+        // SwiftNIO's sockets are not close-on-exec: a child would inherit every listening
+        // socket the tests hold at that moment and keep it accepting after its server closed
+        // it (a PostgreSQL server started here lives for the whole run). bash closes them
+        // first (dash cannot name a descriptor above 9).
+        let closer = "for fd in $(ls /proc/$$/fd); do [ \"$fd\" -gt 2 ] && eval \"exec $fd>&-\" 2>/dev/null; done; exec \"$@\""
+        var argv: [UnsafeMutablePointer<CChar>?] = (["bash", "-c", closer, "bash"] + arguments).map { strdup($0) }
         argv.append(nil)
         defer { for p in argv { free(p) } }
         var pid: pid_t = 0
-        guard posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, environ) == 0 else { return -1 }
+        guard posix_spawn(&pid, "/bin/bash", &actions, nil, argv, environ) == 0 else { return -1 }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { return -1 }
