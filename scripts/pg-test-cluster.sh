@@ -1,5 +1,6 @@
 #!/bin/sh
-# Throwaway PostgreSQL cluster for the tests (TestSupport's PostgresTestCluster runs it):
+# Throwaway PostgreSQL cluster for the tests (TestSupport's PostgresTestCluster runs it) and
+# for Fixtures/django/make-endoreg-db.sh:
 # Unix socket only, no TCP port, so parallel runs cannot clash.
 #
 #   eval "$(sh cluster.sh start)"        # makes a folder, prints `export ...` lines on stdout
@@ -91,7 +92,7 @@ start() {
     # is not named after the OS user (root/nobody).
     as_owner "$PGBIN/initdb" -D "$DIR/data" -U postgres -E UTF8 --locale=C -N \
         --auth-local=trust --auth-host=reject >"$DIR/initdb.log" 2>&1 \
-        || { cat "$DIR/initdb.log" >&2; die "initdb failed (log above)"; }
+        || { cat "$DIR/initdb.log" >&2; rm -rf "$DIR"; die "initdb failed (log above)"; }
     t1=$(now_ms)
 
     cat >>"$DIR/data/postgresql.conf" <<EOF
@@ -109,6 +110,9 @@ shared_buffers = 16MB
 max_connections = 40
 password_encryption = 'scram-sha-256'
 log_min_messages = warning
+timezone = 'UTC'
+# no autovacuum: rows keep the physical order a script gave them (Fixtures/django dumps it)
+autovacuum = off
 EOF
     cat >"$DIR/data/pg_hba.conf" <<EOF
 # TYPE  DATABASE  USER      METHOD

@@ -13,7 +13,7 @@ Sub-commands (see make-endoreg-db.sh):
           -> OUT_DIR/endoreg-db-VERSION.{sqlite,expected.json,manifest.json}
              WORK_DIR/relations-VERSION.json (input of `profile`)
   pgbuild VERSION MIGRATIONS_DIR WORK_DIR OUT_DIR   (after build; needs psycopg and
-          a cluster of pg-cluster.sh: PGHOST, PGPORT, PGTEST_APP_USER/_PASSWORD, PGBIN)
+          a cluster of scripts/pg-test-cluster.sh: PGHOST, PGPORT, PGTEST_APP_USER/_PASSWORD, PGBIN)
           -> OUT_DIR/endoreg-db-VERSION.postgres.sql, checked against the .sqlite,
              .manifest.json and .expected.json that build wrote
   profile PROFILE_JSON OUT_DIR RELATIONS_JSON...   (no Django needed)
@@ -1084,7 +1084,7 @@ PG_DUMP_SETTINGS = {"statement_timeout", "lock_timeout", "idle_in_transaction_se
 
 
 def pg_conninfo():
-    """The throwaway cluster of pg-cluster.sh (PGHOST is its socket folder),
+    """The throwaway cluster of scripts/pg-test-cluster.sh (PGHOST is its socket folder),
     as the database-owner role it creates, never as the superuser."""
     return {"host": os.environ["PGHOST"], "port": os.environ.get("PGPORT", "5432"),
             "user": os.environ["PGTEST_APP_USER"], "password": os.environ["PGTEST_APP_PASSWORD"]}

@@ -14,7 +14,7 @@
 # endoreg-db itself requires 3.12) with pip and venv, and PyPI. Set PYTHON to
 # choose the interpreter. Also needs PostgreSQL 15's server and client
 # (PGBIN, default /usr/lib/postgresql/15/bin; Debian: postgresql-15, which
-# brings libpq5, the library psycopg loads): pg-cluster.sh starts a throwaway
+# brings libpq5, the library psycopg loads): scripts/pg-test-cluster.sh starts a throwaway
 # socket-only cluster (as `nobody` when run as root), stopped by pid at the end.
 # Takes about three and a half minutes.
 set -eu
@@ -86,7 +86,7 @@ else
 fi
 PGTEST_DIR=
 cleanup() {
-    if [ -n "$PGTEST_DIR" ]; then sh "$HERE/pg-cluster.sh" stop "$PGTEST_DIR"; fi
+    if [ -n "$PGTEST_DIR" ]; then sh "$HERE/../../scripts/pg-test-cluster.sh" stop "$PGTEST_DIR"; fi
     if [ "$KEEP" = 0 ]; then rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -99,7 +99,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 start=$(date +%s)
 echo "python: $PY ($("$PY" -c 'import sys; print(sys.version.split()[0])'))"
 # One throwaway cluster for every release: a database each, as the owner role.
-cluster_env=$(sh "$HERE/pg-cluster.sh" start)
+cluster_env=$(sh "$HERE/../../scripts/pg-test-cluster.sh" start)
 eval "$cluster_env"
 export PGHOST PGPORT PGTEST_APP_USER PGTEST_APP_PASSWORD
 echo "$RELEASES" | while read -r version django sha; do

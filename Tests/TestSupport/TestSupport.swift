@@ -467,25 +467,26 @@ public final class PostgresTestCluster: Sendable {
     /// SQL as the superuser (postgres, trust over the socket); throws when psql fails.
     @discardableResult
     public func psql(_ sql: String, database: String = "postgres", file: String? = nil) throws -> String {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("psql-\(UUID().uuidString).out").path
-        defer { try? FileManager.default.removeItem(atPath: out) }
-        var args = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", directory, "-U", "postgres", "-d", database]
-        if let file { args += ["-f", file] } else { args += ["-c", sql] }
-        let status = CLI.shell(args, stdout: out)
-        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        guard status == 0 else { throw HarnessError("psql failed (exit \(status)): \(sql.prefix(200)) \(text.prefix(500))") }
-        return text
+        try psql(sql, database: database, file: file, asApplication: false)
     }
 
     /// Loads a SQL dump into `database` as the application role (no superuser rights).
     public func load(_ file: String, into database: String) throws {
+        _ = try psql("", database: database, file: file, asApplication: true)
+    }
+
+    /// One psql run, as the superuser (trust) or as the application role (its password).
+    private func psql(_ sql: String, database: String, file: String?, asApplication: Bool) throws -> String {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("psql-\(UUID().uuidString).out").path
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let status = CLI.shell(["env", "PGPASSWORD=\(password)", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
-                                "-h", directory, "-U", user, "-d", database, "-f", file], stdout: out)
-        guard status == 0 else {
-            throw HarnessError("loading \(file) failed (exit \(status)): \(((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").prefix(800))")
-        }
+        var args = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", directory, "-d", database]
+        args += asApplication ? ["-U", user] : ["-U", "postgres"]
+        if let file { args += ["-f", file] } else { args += ["-c", sql] }
+        if asApplication { args = ["env", "PGPASSWORD=\(password)"] + args }
+        let status = CLI.shell(args, stdout: out)
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        guard status == 0 else { throw HarnessError("psql failed (exit \(status)): \(file ?? String(sql.prefix(200))) \(text.prefix(800))") }
+        return text
     }
 
     /// SQL text run as the application role (its tables belong to it, as an app's would).
