@@ -96,7 +96,7 @@ struct HostileSmallTests {
         let verify = try await box.run(["verify"] + box.globals, timeout: 30)
         try c.execute("ROLLBACK")
         #expect(verify.status == 0, "\(verify)")
-        #expect(verify.seconds < 8, "took \(verify.seconds) s")
+        #expect(verify.seconds < 20, "took \(verify.seconds) s (a loaded clean-clone run needed 8.9)")
         #expect(verify.stderr.contains("could not be cached"), "\(verify)")
         let again = try await box.run(["verify", "--format", "jsonl"] + box.globals)
         #expect(again.stdout.contains("\"probed\":2"), "nothing was cached: \(again)")

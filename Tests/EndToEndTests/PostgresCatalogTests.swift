@@ -313,7 +313,10 @@ struct PostgresRestartTests {
         #expect(!lines.contains { $0["committed"] != nil }, "the journal claims a commit")
         let restore = try await pg.run(["restore", journal])
         #expect(restore.status == 0 || restore.status == 3, "\(restore)")
-        #expect(restore.stderr.contains("never committed") || restore.stdout.contains("never committed"), "\(restore)")
+        // Depending on how far the job got before the restart, the journal lacks its commit
+        // line or even its end line: either way restore says nothing was deleted.
+        let said = restore.stdout + restore.stderr
+        #expect(said.contains("never committed") || said.contains("nothing was deleted"), "\(restore)")
         #expect(try pg.dump() == before)
     }
 
