@@ -22,8 +22,10 @@ final class ResponseWriter {
     /// done when the channel drains (writable again), or cut by the send timeout.
     private var awaitingWritable: ((Outcome) -> Void)?
 
-    /// Bodies up to this size are read (or copied) and sent with the head in one write.
-    static let inlineLimit: Int64 = 16 * 1024
+    /// File bodies up to this size are read (a copy: later writes to the file cannot reach
+    /// it) and sent with the head in one write. A 64 KiB range costs less this way than as a
+    /// write plus a sendfile whose pages must then be watched until the client has them.
+    static let copyLimit: Int64 = 64 * 1024
 
     init(configuration: ServerConfiguration, log: @escaping @Sendable (String) -> Void) {
         self.configuration = configuration
@@ -67,7 +69,7 @@ final class ResponseWriter {
         switch response.body {
         case .none: inline = true
         case .bytes: inline = bodyLength <= FileBodyStream.regionSize
-        case .file: inline = bodyLength <= Self.inlineLimit
+        case .file: inline = bodyLength <= Self.copyLimit
         case .multipart: inline = bodyLength == 0
         }
         var buffer = context.channel.allocator.buffer(capacity: 384 + (inline ? Int(bodyLength) : 0))
@@ -90,21 +92,21 @@ final class ResponseWriter {
             }
             stream(pieces, file: nil, mustHold: 0, context: context, completion: completion)
         case .file(let file, let range) where inline:
-            // A few bytes (a player's first probe) cost less as one write with the head than as
-            // a write plus a sendfile; the read is bounded, so memory stays bounded too.
-            let count = Int(range.length)
-            let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
-                max(0, pread(file.descriptor, raw.baseAddress, count, off_t(range.first)))
-            }
-            guard got == count else {
-                // The file shrank since it was opened: never pad, never mislabel.
+            // Read first, then check the file is still the one the head describes: the copy is
+            // then exactly that version. Otherwise nothing is sent and the connection closes.
+            guard FileBodyStream.read(range, of: file, into: &buffer) else {
                 log("warning: \(file.filename) shrank while being read; closing the connection")
+                return completion(.aborted)
+            }
+            guard file.isUnchanged() else {
+                log("warning: \(file.filename) changed while being read; closing the connection")
                 return completion(.aborted)
             }
             sendInline(buffer, context: context, completion: completion)
         case .file(let file, let range):
             context.write(NIOAny(IOData.byteBuffer(buffer)), promise: nil)
-            stream([.file(range)], file: file, mustHold: range.last + 1, context: context, completion: completion)
+            stream(FileBodyStream.withheldEnd([.file(range)]), file: file, mustHold: range.last + 1, context: context,
+                   completion: completion)
         case .multipart(let file, let multipart):
             context.write(NIOAny(IOData.byteBuffer(buffer)), promise: nil)
             var pieces: [FileBodyStream.Piece] = []
@@ -115,7 +117,7 @@ final class ResponseWriter {
                 pieces.append(.file(part.range))
             }
             pieces.append(.bytes(ByteBuffer(bytes: multipart.trailer)))
-            stream(pieces, file: file, mustHold: mustHold, context: context, completion: completion)
+            stream(FileBodyStream.withheldEnd(pieces), file: file, mustHold: mustHold, context: context, completion: completion)
         }
     }
 
@@ -279,13 +281,46 @@ extension ByteBuffer {
 /// so memory per connection is one region whatever the size. A watchdog cuts the connection
 /// when the file shrinks below what is being sent (sendfile would stall forever, and padding
 /// is never an option) or when the client stops taking bytes for the send timeout.
+///
+/// sendfile hands the socket the page cache's pages, not copies: a file written to or
+/// truncated in place before those bytes leave changes them on the wire (a truncation zeroes
+/// the rest of the page holding the new end). So a file body's last bytes are withheld
+/// (`Piece.final`): they are sent, as a copy, only once the client has acknowledged every
+/// byte before them and the file is still the version the head describes; otherwise the
+/// connection is reset and the client sees a short body, never a complete mixed one.
 final class FileBodyStream {
     enum Piece {
         case bytes(ByteBuffer)
         case file(ByteRange)
+        /// The body's last file bytes: read and sent only after the check described above.
+        case final(ByteRange)
     }
 
     static let regionSize: Int64 = 256 * 1024
+    /// How many of a file body's last bytes are withheld: any number above zero would do;
+    /// a page keeps the copy cheap.
+    static let withheldLength: Int64 = 4096
+
+    /// The pieces with the last file piece's end turned into a `.final` one.
+    static func withheldEnd(_ pieces: [Piece]) -> [Piece] {
+        guard let i = pieces.lastIndex(where: { if case .file = $0 { true } else { false } }),
+              case .file(let range) = pieces[i] else { return pieces }
+        let tail = min(range.length, withheldLength)
+        var out = Array(pieces[..<i])
+        if range.length > tail { out.append(.file(ByteRange(first: range.first, last: range.last - tail))) }
+        out.append(.final(ByteRange(first: range.last - tail + 1, last: range.last)))
+        out.append(contentsOf: pieces[(i + 1)...])
+        return out
+    }
+
+    /// Appends the range's bytes read from the file; false if the file no longer holds them all.
+    static func read(_ range: ByteRange, of file: ServedFile, into buffer: inout ByteBuffer) -> Bool {
+        let count = Int(range.length)
+        let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+            max(0, pread(file.descriptor, raw.baseAddress, count, off_t(range.first)))
+        }
+        return got == count
+    }
 
     private let pieces: [Piece]
     private let file: ServedFile?
@@ -298,6 +333,8 @@ final class FileBodyStream {
     private var position: Int64?
     private var pumping = false
     private var finished = false
+    /// Set once every byte before the withheld end is acknowledged by the client.
+    private var acknowledged = false
     private var lastProgress = NIODeadline.now()
     private var watchdog: Scheduled<Void>?
 
@@ -364,6 +401,21 @@ final class FileBodyStream {
                 let stop = min(range.last + 1, start + Self.regionSize)
                 if stop == range.last + 1 { index += 1; position = nil } else { position = stop }
                 body = .fileRegion(FileRegion(fileHandle: file.handle, readerIndex: Int(start), endIndex: Int(stop)))
+            case .final(let range):
+                guard let file else { finish(.aborted); return }
+                guard acknowledged else { return awaitAcknowledgement() }
+                // Read, then check: the copy is of the version every earlier byte came from.
+                var copy = context.channel.allocator.buffer(capacity: Int(range.length))
+                guard Self.read(range, of: file, into: &copy), let size = file.currentSize(), size >= mustHold else {
+                    log("warning: \(file.filename) shrank while being sent; closing the connection")
+                    return reset()
+                }
+                guard file.isUnchanged() else {
+                    log("warning: \(file.filename) changed while being sent; closing the connection")
+                    return reset()
+                }
+                body = .byteBuffer(copy)
+                index += 1
             }
             let written = context.eventLoop.makePromise(of: Void.self)
             var completedInline = false
@@ -381,34 +433,40 @@ final class FileBodyStream {
             if !completedInline { return }
         }
         guard index == pieces.count, !finished else { return }
-        settle()
+        finish(.sent)
     }
 
-    /// Every byte is handed to the kernel, but sendfile hands it page references, not copies:
-    /// a file truncated before the bytes leave has the tail of its last page zeroed on the
-    /// wire. So the answer is done only once the client has acknowledged every byte and the
-    /// file still holds them all; if it shrank, the connection is reset, the unsent rest
-    /// dropped, and the client sees a short body instead of a padded one.
-    private func settle() {
-        guard !finished else { return }
-        guard let file else { return finish(.sent) }
-        if let size = file.currentSize(), size < mustHold {
-            log("warning: \(file.filename) shrank to \(size) bytes while being sent; closing the connection")
-            return reset()
+    /// Every earlier byte is handed to the kernel; the withheld end waits until the client has
+    /// them all, polled every millisecond: acknowledged (nothing unsent, nothing
+    /// unacknowledged), and, for a client on this host, read out of its receive queue, which
+    /// still shares the file's pages (see `PeerReceiveQueue`). No later change to the file can
+    /// reach those bytes then.
+    private func awaitAcknowledgement() {
+        guard let provider = context.channel as? SocketOptionProvider else {
+            acknowledged = true
+            return pump()
         }
-        guard let provider = context.channel as? SocketOptionProvider else { return finish(.sent) }
         let info: EventLoopFuture<KernelTCPInfo> = provider.unsafeGetSocketOption(level: .tcp, name: .tcp_info)
         info.assumeIsolated().whenComplete { result in
             guard !self.finished else { return }
             guard case .success(let info) = result, info.unacknowledged != 0 || info.unsent != 0 else {
-                return self.finish(.sent)
+                if let client = self.context.channel.remoteAddress, let server = self.context.channel.localAddress,
+                   let unread = PeerReceiveQueue.unreadBytes(client: client, server: server), unread > 0 {
+                    return self.retryAcknowledgement()
+                }
+                self.acknowledged = true
+                return self.pump()
             }
-            if NIODeadline.now() - self.lastProgress > self.sendTimeout {
-                self.log("warning: a client stopped reading; closing its connection after the send timeout")
-                return self.reset()
-            }
-            self.context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(1)) { self.settle() }
+            self.retryAcknowledgement()
         }
+    }
+
+    private func retryAcknowledgement() {
+        if NIODeadline.now() - lastProgress > sendTimeout {
+            log("warning: a client stopped reading; closing its connection after the send timeout")
+            return reset()
+        }
+        context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(1)) { self.awaitAcknowledgement() }
     }
 
     /// Closes with a reset (SO_LINGER 0): bytes still queued are dropped, not sent.

@@ -106,6 +106,18 @@ final class ServedFile {
         var st = stat()
         return fstat(descriptor, &st) == 0 ? Int64(st.st_size) : nil
     }
+
+    /// Whether the file is still the one described (same size and mtime as when it was
+    /// opened or last revalidated): a response's last bytes go out only if so, so a file
+    /// written to, truncated or regrown while a response is in flight ends that response
+    /// early instead of mixing two versions of it.
+    func isUnchanged() -> Bool {
+        var st = stat()
+        guard fstat(descriptor, &st) == 0 else { return false }
+        let now = FileStatus(st).identity
+        return now.size == identity.size && now.mtimeSeconds == identity.mtimeSeconds
+            && now.mtimeNanoseconds == identity.mtimeNanoseconds
+    }
 }
 
 /// Opened files by path, per event loop (so no lock): a cached descriptor is reused only

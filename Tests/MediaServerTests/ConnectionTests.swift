@@ -458,6 +458,40 @@ struct ConnectionTests {
         expectSameBytes(after.body, Array(original[0...9]), "after")
     }
 
+    @Test("a file rewritten in place while it is sent (same size): the body ends short, never complete with two versions")
+    func fileRewrittenInPlaceDuringTransfer() async throws {
+        let (lib, server) = try await startServer(empty: true)
+        defer { server.stop() }
+        let megabytes = 16
+        let original = try await io {
+            try lib.writeLarge(megabytes: megabytes, to: "rewritten.mp4")
+            return try lib.contents("rewritten.mp4")
+        }
+        let id = try lib.add("rewritten", raw: "rewritten.mp4").id
+        let path = lib.path("rewritten.mp4")
+
+        let (head, received, rewritten) = try await io {
+            let c = try server.connect(timeout: 10, receiveBuffer: 64 * 1024)
+            defer { c.close() }
+            try c.sendRequest("GET", videoPath(id))
+            let head = try c.readResponseHead()
+            var received = try c.readBody(count: 1 << 20)
+            // The server is blocked on a full socket; the file's second half changes under it,
+            // its size unchanged: sendfile alone would send the new bytes as if they were old.
+            let fd = open(path, O_WRONLY)
+            let fresh = [UInt8](repeating: 0xA5, count: (megabytes / 2) << 20)
+            let rewritten = fd >= 0 && pwrite(fd, fresh, fresh.count, off_t((megabytes / 2) << 20)) == fresh.count
+            if fd >= 0 { close(fd) }
+            received += try c.readBody(upTo: (megabytes << 20) - received.count)
+            return (head, received, rewritten)
+        }
+        #expect(head.status == 200)
+        #expect(rewritten)
+        #expect(received.count < megabytes << 20, "the client must see a short body, not a complete mixed one")
+        expectSameBytes(Array(received.prefix(1 << 20)), Array(original[0..<(1 << 20)]), "the bytes sent before the change")
+        #expect(server.log.all.contains { $0.contains("changed while being sent") }, "log: \(server.log.all)")
+    }
+
     @Test("graceful shutdown: the in-flight response completes, idle connections close, the port refuses")
     func gracefulShutdown() async throws {
         // A port below the ephemeral range: no other test's server (port 0) nor client socket

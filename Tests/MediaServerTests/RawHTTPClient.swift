@@ -281,6 +281,16 @@ final class RawConnection: @unchecked Sendable {
         return take(n)
     }
 
+    /// At most `n` body bytes: all of them, or what came before the peer closed.
+    func readBody(upTo n: Int) throws -> [UInt8] {
+        do {
+            while pending.count - pendingStart < n { try fill() }
+        } catch ClientError.closed {
+            return take(pending.count - pendingStart)
+        }
+        return take(n)
+    }
+
     /// One complete response. `method` decides whether a body can follow (HEAD: never).
     func readResponse(method: String = "GET") throws -> HTTPResponse {
         var response = try readResponseHead()
