@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """medialib benchmarks: every figure is a ratio against a peer measured in the same run.
 
-Usage: bench.py MEDIALIB_BINARY [--quick]
+Usage: bench.py MEDIALIB_BINARY [--quick] [--only=serving,instructions,memory,probing,postgres]
 Serving: medialib serve vs nginx (sendfile on, tcp_nopush off, 2 workers, no access log),
 alternating, 3 rounds, medians. Probing: medialib vs ffprobe. Writes bench/results/.
 """
@@ -9,6 +9,7 @@ import datetime, os, re, shutil, signal, socket, statistics, subprocess, sys, ti
 
 BIN = os.path.abspath(sys.argv[1])
 QUICK = "--quick" in sys.argv
+ONLY = next((a.split("=", 1)[1].split(",") for a in sys.argv if a.startswith("--only=")), None)
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORK = os.path.join(HERE, "work")
 MEDIA = os.path.join(WORK, "media")
@@ -523,11 +524,10 @@ def postgres():
 def main():
     started = time.time()
     prepare()
-    instructions()
-    serving()
-    memory_at_scale()
-    probing()
-    postgres()
+    for name, section in (("instructions", instructions), ("serving", serving), ("memory", memory_at_scale),
+                          ("probing", probing), ("postgres", postgres)):
+        if ONLY is None or name in ONLY:
+            section()
     today = datetime.date.today().isoformat()
     cores = os.cpu_count()
     lines = [f"# medialib benchmarks, {today}, {cores} cores" + (" (quick)" if QUICK else ""), "",
@@ -541,7 +541,7 @@ def main():
     table = "\n".join(lines)
     print(table)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    name = f"{today}-{cores}core" + ("-quick" if QUICK else "") + ".md"
+    name = f"{today}-{cores}core" + ("-quick" if QUICK else "") + ("-partial" if ONLY else "") + ".md"
     with open(os.path.join(HERE, "results", name), "w") as f:
         f.write(table + "\n")
     if PROFILES.get("medialib"):

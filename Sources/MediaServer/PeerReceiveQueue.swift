@@ -13,7 +13,19 @@ import Glibc
 /// of the file can still zero them. An acknowledgement proves nothing there; an empty
 /// receive queue does.
 enum PeerReceiveQueue {
+    /// What the client's socket holds: bytes received and not yet read, and bytes received
+    /// in all (in order, as its tcpi_bytes_received counts them; nil from a kernel that
+    /// does not say).
+    struct State: Equatable {
+        var unread: Int
+        var received: UInt64?
+    }
+
     static func unreadBytes(client: SocketAddress, server: SocketAddress) -> Int? {
+        state(client: client, server: server)?.unread
+    }
+
+    static func state(client: SocketAddress, server: SocketAddress) -> State? {
         guard let query = request(client: client, server: server) else { return nil }
         let fd = socket(AF_NETLINK, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 4 /* NETLINK_SOCK_DIAG */)
         guard fd >= 0 else { return nil }
@@ -38,7 +50,7 @@ enum PeerReceiveQueue {
         u16(1)                       // nlmsg_flags: NLM_F_REQUEST (one socket, no dump)
         u32(1)                       // nlmsg_seq
         u32(0)                       // nlmsg_pid
-        m += [c.family, UInt8(IPPROTO_TCP), 0, 0]
+        m += [c.family, UInt8(IPPROTO_TCP), 1 << (2 - 1) /* idiag_ext: INET_DIAG_INFO */, 0]
         u32(0xFFFF_FFFF)             // idiag_states: any
         m += c.portBytes + s.portBytes // network order, as on the wire
         m += c.address + s.address
@@ -48,16 +60,29 @@ enum PeerReceiveQueue {
         return m
     }
 
-    /// idiag_rqueue from an inet_diag_msg reply; nil for an error reply (ENOENT: not here).
-    static func parse(_ reply: ArraySlice<UInt8>) -> Int? {
+    /// idiag_rqueue from an inet_diag_msg reply, and tcpi_bytes_received from its
+    /// INET_DIAG_INFO attribute; nil for an error reply (ENOENT: not here).
+    static func parse(_ reply: ArraySlice<UInt8>) -> State? {
         let bytes = Array(reply)
         guard bytes.count >= 16 else { return nil }
+        func u64(_ at: Int) -> UInt64 { bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt64.self) } }
         func u32(_ at: Int) -> UInt32 { bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt32.self) } }
         func u16(_ at: Int) -> UInt16 { bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt16.self) } }
-        let length = Int(u32(0))
-        guard u16(4) == 20, length >= 16 + 72, bytes.count >= 16 + 72 else { return nil }
+        let length = min(Int(u32(0)), bytes.count)
+        guard u16(4) == 20, length >= 16 + 72 else { return nil }
         // inet_diag_msg: family, state, timer, retrans (4), sockid (48), expires (4), rqueue.
-        return Int(u32(16 + 56))
+        var state = State(unread: Int(u32(16 + 56)), received: nil)
+        // Then attributes (rtattr: length, type, payload, padded to 4 bytes).
+        var at = 16 + 72
+        while at + 4 <= length {
+            let size = Int(u16(at))
+            guard size >= 4, at + size <= length else { break }
+            if u16(at + 2) == 2 /* INET_DIAG_INFO */, size >= 4 + 136 {
+                state.received = u64(at + 4 + 128) // struct tcp_info's tcpi_bytes_received
+            }
+            at += (size + 3) & ~3
+        }
+        return state
     }
 
     private struct Endpoint {

@@ -14,7 +14,7 @@ struct PeerReceiveQueueTests {
         return Int(UInt16(bigEndian: sin.sin_port))
     }
 
-    @Test("unread bytes of a client on this host, zero once read, nil for a connection that is not here")
+    @Test("unread and received bytes of a client on this host, zero unread once read, nil for a connection that is not here")
     func loopback() throws {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -44,6 +44,7 @@ struct PeerReceiveQueueTests {
             usleep(5000)
         }
         #expect(unread == payload.count)
+        #expect(PeerReceiveQueue.state(client: clientAddress, server: serverAddress)?.received == UInt64(payload.count))
 
         var sink = [UInt8](repeating: 0, count: 8192)
         var read = 0
