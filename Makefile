@@ -62,7 +62,7 @@ SANITIZERS ?= thread address
 # correctness; the code they drive runs under the sanitizers in the other tests.
 # Under AddressSanitizer, RSS counts its shadow memory and quarantine: memory bounds are
 # measured by the plain run.
-SANITIZED_SKIP := headTimeout|folderAndFIFO|pipeliningNonReaders|SoakTests|streamingAndSummaries|ViaTests/ownServer\(|fileTruncatedDuringTransfer|stalledListReader|hundredThousandRecords
+SANITIZED_SKIP := headTimeout|trickledHead|folderAndFIFO|pipeliningNonReaders|SoakTests|streamingAndSummaries|ViaTests/ownServer\(|fileTruncatedDuringTransfer|stalledListReader|hundredThousandRecords
 test-sanitized: deps
 	@for s in $(SANITIZERS); do \
 	  dir=.build-$$s; logs=$(SANITIZER_LOGS)/$$s; rm -rf $$logs; mkdir -p $$logs; \
