@@ -6,7 +6,7 @@ import Glibc
 /// How many bytes a client on this very host has received and not yet read, asked of the
 /// kernel through sock_diag (the data `ss` shows as Recv-Q), by the connection's exact
 /// addresses and ports. nil when the client's socket is not in this host's network namespace
-/// (a remote client) or the kernel will not say.
+/// (a remote client) or the kernel will not say. See `state`.
 ///
 /// Why it matters: over loopback the kernel passes sendfile's page-cache pages to the
 /// client's receive queue without copying them, so until the client reads them, a truncation
@@ -19,10 +19,6 @@ enum PeerReceiveQueue {
     struct State: Equatable {
         var unread: Int
         var received: UInt64?
-    }
-
-    static func unreadBytes(client: SocketAddress, server: SocketAddress) -> Int? {
-        state(client: client, server: server)?.unread
     }
 
     static func state(client: SocketAddress, server: SocketAddress) -> State? {

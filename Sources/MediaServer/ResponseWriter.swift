@@ -94,12 +94,8 @@ final class ResponseWriter {
         case .file(let file, let range) where inline:
             // Read first, then check the file is still the one the head describes: the copy is
             // then exactly that version. Otherwise nothing is sent and the connection closes.
-            guard FileBodyStream.read(range, of: file, into: &buffer) else {
-                log("warning: \(file.filename) shrank while being read; closing the connection")
-                return completion(.aborted)
-            }
-            guard file.isUnchanged() else {
-                log("warning: \(file.filename) changed while being read; closing the connection")
+            if let failure = FileBodyStream.copy(range, of: file, into: &buffer) {
+                log("warning: \(file.filename) \(failure) while being read; closing the connection")
                 return completion(.aborted)
             }
             sendInline(buffer, context: context, completion: completion)
@@ -317,13 +313,16 @@ final class FileBodyStream {
         return out
     }
 
-    /// Appends the range's bytes read from the file; false if the file no longer holds them all.
-    static func read(_ range: ByteRange, of file: ServedFile, into buffer: inout ByteBuffer) -> Bool {
+    /// Appends the range's bytes read from the file, then checks the file is still the version
+    /// the head describes, so the copy is exactly that version. nil if so, else what happened
+    /// to the file ("shrank": it no longer holds them all; "changed").
+    static func copy(_ range: ByteRange, of file: ServedFile, into buffer: inout ByteBuffer) -> String? {
         let count = Int(range.length)
         let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
             max(0, pread(file.descriptor, raw.baseAddress, count, off_t(range.first)))
         }
-        return got == count
+        guard got == count else { return "shrank" }
+        return file.isUnchanged() ? nil : "changed"
     }
 
     private let pieces: [Piece]
@@ -409,14 +408,10 @@ final class FileBodyStream {
             case .final(let range):
                 guard let file else { finish(.aborted); return }
                 guard acknowledged else { return awaitAcknowledgement() }
-                // Read, then check: the copy is of the version every earlier byte came from.
+                // The copy is of the version every earlier byte came from, or nothing is sent.
                 var copy = context.channel.allocator.buffer(capacity: Int(range.length))
-                guard Self.read(range, of: file, into: &copy), let size = file.currentSize(), size >= mustHold else {
-                    log("warning: \(file.filename) shrank while being sent; closing the connection")
-                    return reset()
-                }
-                guard file.isUnchanged() else {
-                    log("warning: \(file.filename) changed while being sent; closing the connection")
+                if let failure = Self.copy(range, of: file, into: &copy) {
+                    log("warning: \(file.filename) \(failure) while being sent; closing the connection")
                     return reset()
                 }
                 body = .byteBuffer(copy)

@@ -33,13 +33,13 @@ struct PeerReceiveQueueTests {
 
         let clientAddress = try SocketAddress(ipAddress: "127.0.0.1", port: Self.port(of: client))
         let serverAddress = try SocketAddress(ipAddress: "127.0.0.1", port: Self.port(of: listener))
-        #expect(PeerReceiveQueue.unreadBytes(client: clientAddress, server: serverAddress) == 0)
+        #expect(PeerReceiveQueue.state(client: clientAddress, server: serverAddress)?.unread == 0)
 
         let payload = [UInt8](repeating: 7, count: 5000)
         #expect(send(server, payload, payload.count, 0) == payload.count)
         var unread: Int?
         for _ in 0..<200 {
-            unread = PeerReceiveQueue.unreadBytes(client: clientAddress, server: serverAddress)
+            unread = PeerReceiveQueue.state(client: clientAddress, server: serverAddress)?.unread
             if unread == payload.count { break }
             usleep(5000)
         }
@@ -53,11 +53,11 @@ struct PeerReceiveQueueTests {
             if n <= 0 { break }
             read += n
         }
-        #expect(PeerReceiveQueue.unreadBytes(client: clientAddress, server: serverAddress) == 0)
+        #expect(PeerReceiveQueue.state(client: clientAddress, server: serverAddress)?.unread == 0)
 
         // A client port nothing here uses: no such socket on this host.
         let nobody = try SocketAddress(ipAddress: "127.0.0.1", port: 1)
-        #expect(PeerReceiveQueue.unreadBytes(client: nobody, server: serverAddress) == nil)
+        #expect(PeerReceiveQueue.state(client: nobody, server: serverAddress) == nil)
     }
 
     @Test("a v4 client of a dual-stack listener is looked up as IPv4; a Unix socket is not looked up")
